@@ -1,0 +1,1 @@
+//! The reference server: a faithful getimg.ai v2 API on loopback (being built).

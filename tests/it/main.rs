@@ -1,0 +1,3 @@
+//! Self-tests: one binary, a module per area.
+
+mod reference;
