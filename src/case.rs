@@ -622,7 +622,8 @@ pub fn parse(name: String, path: &Path, bytes: &[u8], contract: &Contract) -> Re
         spec,
         steps,
     };
-    let problems = lint(&case, contract);
+    let mut problems = lint(&case, contract);
+    problems.sort_by_key(|e| (e.at.line, e.at.column));
     if problems.is_empty() { Ok(case) } else { Err(CaseErrors(problems)) }
 }
 
@@ -666,6 +667,36 @@ fn explain_schema_error(
                     None => "remove it, or check its spelling against schemas/case.schema.json".into(),
                 }),
             )
+        }
+        K::OneOfNotValid { .. } | K::OneOfMultipleValid { .. } if pointer.is_empty() => (
+            String::new(),
+            "a case has either \"request\" and \"expect\", or \"steps\"".into(),
+            Some("a one-request case: request + expect; a flow: steps (each with request and expect)".into()),
+        ),
+        K::Not { .. } if pointer.ends_with("/request") => (
+            pointer.to_string(),
+            "a request has at most one body: json, body or body_size".into(),
+            None,
+        ),
+        K::AnyOf { .. } | K::Enum { .. } | K::Constant { .. } => {
+            let found = value.pointer(pointer).map(|v| v.to_string()).unwrap_or_default();
+            let tokens: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+            let parent = if tokens.len() >= 2 { tokens[tokens.len() - 2] } else { "" };
+            let last = tokens.last().copied().unwrap_or("");
+            let (what, help) = match (parent, last) {
+                ("tags", _) => ("unknown tag", "use a tag listed in schemas/case.schema.json#/$defs/tag: an area, a code or a topic"),
+                ("requires", _) => ("unknown requirement", "use a role (valid, none, malformed, revoked, zero_balance, throttled) or a feature (fault_injection, content_policy_trigger, video_failure_trigger)"),
+                (_, "auth") => ("unknown auth", "use a role (valid, none, malformed, revoked, zero_balance, throttled) or {\"authorization\": \"<header value>\"}"),
+                (_, "method") => ("unknown method", "use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS"),
+                (_, "code") => ("", "use a code of schemas/codes.json"),
+                _ => return (pointer.to_string(), err.to_string(), None),
+            };
+            let message = if what.is_empty() {
+                format!("{found} is not a code of the table")
+            } else {
+                format!("{what} {found}")
+            };
+            (pointer.to_string(), message, Some(help.to_string()))
         }
         K::Type { .. } => {
             let actual = value.pointer(pointer).map(json_kind).unwrap_or("nothing");

@@ -264,7 +264,11 @@ impl Contract {
         }
         for (name, value) in &parsed {
             by_name.insert(name, value);
-            docs.push((format!("{BASE}{name}"), (*value).clone()));
+            // Only schemas go into the registry: codes.json is data, and its `$schema` names
+            // its own shape, not a meta-schema.
+            if name.ends_with(".schema.json") {
+                docs.push((format!("{BASE}{name}"), (*value).clone()));
+            }
         }
         let need = |name: &str| -> Result<&Value, ContractError> {
             by_name.get(name).copied().ok_or_else(|| ContractError::Read {

@@ -6,5 +6,6 @@
 
 pub mod case;
 pub mod contract;
+pub mod lint;
 pub mod locate;
 pub mod reference;
