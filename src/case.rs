@@ -260,7 +260,9 @@ pub struct Expect {
     pub failure: Option<FailureExpect>,
 }
 
-fn explicit_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn explicit_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -436,7 +438,11 @@ pub struct CaseErrors(pub Vec<CaseError>);
 impl std::fmt::Display for CaseErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.0.len();
-        writeln!(f, "invalid case file ({n} problem{}):", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "invalid case file ({n} problem{}):",
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.0 {
             writeln!(f, "{e}")?;
         }
@@ -502,20 +508,34 @@ pub fn file_of(root: &Path, name: &str) -> PathBuf {
 pub fn load(root: &Path, path: &Path, contract: &Contract) -> Result<Case, CaseErrors> {
     let name = case_name(root, path);
     let bytes = std::fs::read(path).map_err(|e| {
-        one(path, LineCol { line: 1, column: 1 }, "", format!("cannot read the file: {e}"), None)
+        one(
+            path,
+            LineCol { line: 1, column: 1 },
+            "",
+            format!("cannot read the file: {e}"),
+            None,
+        )
     })?;
     parse(name, path, &bytes, contract)
 }
 
 /// Parse and lint case text (the file's bytes) named `name`.
-pub fn parse(name: String, path: &Path, bytes: &[u8], contract: &Contract) -> Result<Case, CaseErrors> {
+pub fn parse(
+    name: String,
+    path: &Path,
+    bytes: &[u8],
+    contract: &Contract,
+) -> Result<Case, CaseErrors> {
     let start = LineCol { line: 1, column: 1 };
     if bytes.len() > MAX_CASE_BYTES {
         return Err(one(
             path,
             start,
             "",
-            format!("the file is {} bytes; a case file may be at most {MAX_CASE_BYTES}", bytes.len()),
+            format!(
+                "the file is {} bytes; a case file may be at most {MAX_CASE_BYTES}",
+                bytes.len()
+            ),
             Some("split it, or use `body_size` to send a large body".into()),
         ));
     }
@@ -525,13 +545,26 @@ pub fn parse(name: String, path: &Path, bytes: &[u8], contract: &Contract) -> Re
             let valid = &bytes[..e.valid_up_to()];
             // The prefix is valid UTF-8 by construction.
             let at = locate::line_col(std::str::from_utf8(valid).unwrap_or(""), valid.len());
-            return Err(one(path, at, "", "the file is not valid UTF-8".into(), Some("save it as UTF-8".into())));
+            return Err(one(
+                path,
+                at,
+                "",
+                "the file is not valid UTF-8".into(),
+                Some("save it as UTF-8".into()),
+            ));
         }
     };
     if text.trim().is_empty() {
-        return Err(one(path, start, "", "the file is empty".into(), Some(
-            "a case is a JSON object with description, tags, request and expect; see README.md".into(),
-        )));
+        return Err(one(
+            path,
+            start,
+            "",
+            "the file is empty".into(),
+            Some(
+                "a case is a JSON object with description, tags, request and expect; see README.md"
+                    .into(),
+            ),
+        ));
     }
     let (depth, at) = locate::nesting_depth(text.as_bytes(), locate::MAX_DEPTH);
     if depth > locate::MAX_DEPTH {
@@ -546,14 +579,23 @@ pub fn parse(name: String, path: &Path, bytes: &[u8], contract: &Contract) -> Re
     let value: Value = serde_json::from_str(text).map_err(|e| {
         one(
             path,
-            LineCol { line: e.line().max(1), column: e.column().max(1) },
+            LineCol {
+                line: e.line().max(1),
+                column: e.column().max(1),
+            },
             "",
             format!("not valid JSON: {}", strip_position(&e.to_string())),
             None,
         )
     })?;
     let (spans, dups) = SpanIndex::build(text).map_err(|(off, msg)| {
-        one(path, locate::line_col(text, off), "", format!("not valid JSON: {msg}"), None)
+        one(
+            path,
+            locate::line_col(text, off),
+            "",
+            format!("not valid JSON: {msg}"),
+            None,
+        )
     })?;
     let at = |p: &str| locate::line_col(text, spans.value(p).start);
     let mut errors: Vec<CaseError> = dups
@@ -585,7 +627,13 @@ pub fn parse(name: String, path: &Path, bytes: &[u8], contract: &Contract) -> Re
         } else {
             at(&pointer)
         };
-        errors.push(CaseError { path: path.to_path_buf(), at: location, pointer, message, help });
+        errors.push(CaseError {
+            path: path.to_path_buf(),
+            at: location,
+            pointer,
+            message,
+            help,
+        });
     }
     if !errors.is_empty() {
         errors.sort_by_key(|e| (e.at.line, e.at.column));
@@ -593,7 +641,13 @@ pub fn parse(name: String, path: &Path, bytes: &[u8], contract: &Contract) -> Re
         return Err(CaseErrors(errors));
     }
     let spec: CaseSpec = serde_json::from_value(value).map_err(|e| {
-        one(path, start, "", format!("does not fit the case format: {e}"), None)
+        one(
+            path,
+            start,
+            "",
+            format!("does not fit the case format: {e}"),
+            None,
+        )
     })?;
     let steps: Vec<(String, Step)> = match (&spec.steps, &spec.request, &spec.expect) {
         (Some(steps), _, _) => steps
@@ -624,10 +678,20 @@ pub fn parse(name: String, path: &Path, bytes: &[u8], contract: &Contract) -> Re
     };
     let mut problems = lint(&case, contract);
     problems.sort_by_key(|e| (e.at.line, e.at.column));
-    if problems.is_empty() { Ok(case) } else { Err(CaseErrors(problems)) }
+    if problems.is_empty() {
+        Ok(case)
+    } else {
+        Err(CaseErrors(problems))
+    }
 }
 
-fn one(path: &Path, at: LineCol, pointer: &str, message: String, help: Option<String>) -> CaseErrors {
+fn one(
+    path: &Path,
+    at: LineCol,
+    pointer: &str,
+    message: String,
+    help: Option<String>,
+) -> CaseErrors {
     CaseErrors(vec![CaseError {
         path: path.to_path_buf(),
         at,
@@ -709,11 +773,19 @@ fn explain_schema_error(
 fn allowed_keys(pointer: &str) -> Option<&'static str> {
     let tokens: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
     let last = tokens.last().copied().unwrap_or("");
-    let prev = if tokens.len() >= 2 { tokens[tokens.len() - 2] } else { "" };
+    let prev = if tokens.len() >= 2 {
+        tokens[tokens.len() - 2]
+    } else {
+        ""
+    };
     Some(match (prev, last) {
-        (_, "") => "$schema, description, tags, see, ignore, requires, billable_if_accepted, request, expect, steps",
+        (_, "") => {
+            "$schema, description, tags, see, ignore, requires, billable_if_accepted, request, expect, steps"
+        }
         (_, "request") => "method, path, query, headers, auth, json, body, body_size",
-        (_, "expect") => "status, code, param, retryable, message_contains, message_matches, headers, body, failure",
+        (_, "expect") => {
+            "status, code, param, retryable, message_contains, message_matches, headers, body, failure"
+        }
         ("steps", _) => "name, request, expect, capture, poll",
         (_, "poll") => "field, terminal, interval_ms, timeout_ms",
         (_, "failure") => "code, message_contains, message_matches",
@@ -749,7 +821,10 @@ pub fn lint(case: &Case, contract: &Contract) -> Vec<CaseError> {
                                 "expects status {} with code {code:?}, but the table gives {code:?} status {}",
                                 e.status, row.status
                             ),
-                            Some(format!("set \"status\": {} or pick a code of status {}", row.status, e.status)),
+                            Some(format!(
+                                "set \"status\": {} or pick a code of status {}",
+                                row.status, e.status
+                            )),
                         );
                     }
                     if let Some(r) = e.retryable
@@ -757,7 +832,10 @@ pub fn lint(case: &Case, contract: &Contract) -> Vec<CaseError> {
                     {
                         push(
                             format!("{ep}/retryable"),
-                            format!("expects retryable {r}, but the table says {code:?} is retryable: {}", row.retryable),
+                            format!(
+                                "expects retryable {r}, but the table says {code:?} is retryable: {}",
+                                row.retryable
+                            ),
                             Some(format!("set \"retryable\": {} or remove it", row.retryable)),
                         );
                     }
@@ -768,7 +846,9 @@ pub fn lint(case: &Case, contract: &Contract) -> Vec<CaseError> {
                         {
                             push(
                                 format!("{ep}/headers/{}", locate::escape(name)),
-                                format!("expects Retry-After on {code:?}, which the table says is not retryable"),
+                                format!(
+                                    "expects Retry-After on {code:?}, which the table says is not retryable"
+                                ),
                                 Some("remove this header expectation".into()),
                             );
                         }
@@ -777,7 +857,10 @@ pub fn lint(case: &Case, contract: &Contract) -> Vec<CaseError> {
                 None => push(
                     format!("{ep}/code"),
                     format!("{code:?} is not a code of the table"),
-                    Some(format!("use one of: {}", table.codes().collect::<Vec<_>>().join(", "))),
+                    Some(format!(
+                        "use one of: {}",
+                        table.codes().collect::<Vec<_>>().join(", ")
+                    )),
                 ),
             },
             None => {
@@ -787,7 +870,9 @@ pub fn lint(case: &Case, contract: &Contract) -> Vec<CaseError> {
                         format!("expects error status {} but names no code", e.status),
                         Some(match table.codes_with_status(e.status).as_slice() {
                             [] => format!("no code of the table has status {}", e.status),
-                            codes => format!("add \"code\" (one of: {}) and \"param\"", codes.join(", ")),
+                            codes => {
+                                format!("add \"code\" (one of: {}) and \"param\"", codes.join(", "))
+                            }
                         }),
                     );
                 }
@@ -812,14 +897,22 @@ pub fn lint(case: &Case, contract: &Contract) -> Vec<CaseError> {
                 if let Some(re) = re
                     && let Err(err) = regex::Regex::new(re)
                 {
-                    push(format!("{ep}/failure/{key}"), format!("not a valid regex: {err}"), None);
+                    push(
+                        format!("{ep}/failure/{key}"),
+                        format!("not a valid regex: {err}"),
+                        None,
+                    );
                 }
             }
         }
         if let Some(re) = &e.message_matches
             && let Err(err) = regex::Regex::new(re)
         {
-            push(format!("{ep}/message_matches"), format!("not a valid regex: {err}"), None);
+            push(
+                format!("{ep}/message_matches"),
+                format!("not a valid regex: {err}"),
+                None,
+            );
         }
         for (name, h) in &e.headers {
             if let Some(re) = &h.matches
@@ -837,7 +930,9 @@ pub fn lint(case: &Case, contract: &Contract) -> Vec<CaseError> {
                 push(
                     format!("{base}/request/path"),
                     format!("placeholder {{{placeholder}}} is not captured by an earlier step"),
-                    Some(format!("add \"capture\": {{\"{placeholder}\": \"/id\"}} to an earlier step")),
+                    Some(format!(
+                        "add \"capture\": {{\"{placeholder}\": \"/id\"}} to an earlier step"
+                    )),
                 );
             }
         }

@@ -15,13 +15,22 @@ use serde_json::Value;
 pub const EMBEDDED_CODES: &str = include_str!("../schemas/codes.json");
 const EMBEDDED_SCHEMAS: &[(&str, &str)] = &[
     ("codes.json", include_str!("../schemas/codes.json")),
-    ("codes.schema.json", include_str!("../schemas/codes.schema.json")),
-    ("error.schema.json", include_str!("../schemas/error.schema.json")),
+    (
+        "codes.schema.json",
+        include_str!("../schemas/codes.schema.json"),
+    ),
+    (
+        "error.schema.json",
+        include_str!("../schemas/error.schema.json"),
+    ),
     (
         "video-failure.schema.json",
         include_str!("../schemas/video-failure.schema.json"),
     ),
-    ("case.schema.json", include_str!("../schemas/case.schema.json")),
+    (
+        "case.schema.json",
+        include_str!("../schemas/case.schema.json"),
+    ),
 ];
 
 /// The synthetic base under which every schema file is registered, so `$ref`s between files
@@ -223,8 +232,11 @@ impl Contract {
             })?;
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "json") {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| ContractError::Read { path: path.clone(), source })?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| ContractError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -271,10 +283,13 @@ impl Contract {
             }
         }
         let need = |name: &str| -> Result<&Value, ContractError> {
-            by_name.get(name).copied().ok_or_else(|| ContractError::Read {
-                path: dir.join(name),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "missing"),
-            })
+            by_name
+                .get(name)
+                .copied()
+                .ok_or_else(|| ContractError::Read {
+                    path: dir.join(name),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "missing"),
+                })
         };
         let codes_text = files
             .iter()
@@ -288,21 +303,28 @@ impl Contract {
         if let Some(err) = table_validator.iter_errors(table_value).next() {
             return Err(ContractError::Table {
                 path: dir.join("codes.json"),
-                message: format!("at {}: {}", pointer_or_root(&err.instance_path().to_string()), err),
+                message: format!(
+                    "at {}: {}",
+                    pointer_or_root(&err.instance_path().to_string()),
+                    err
+                ),
             });
         }
-        let table = CodeTable::parse(codes_text.unwrap_or_default()).map_err(|e| {
-            ContractError::Table {
+        let table =
+            CodeTable::parse(codes_text.unwrap_or_default()).map_err(|e| ContractError::Table {
                 path: dir.join("codes.json"),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
 
         let error_schema = need("error.schema.json")?;
         let schema_codes: Vec<String> = error_schema
             .pointer("/$defs/code/enum")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut sorted_schema = schema_codes.clone();
         sorted_schema.sort();
@@ -320,8 +342,12 @@ impl Contract {
             .unwrap_or_default();
 
         let error = compile_one(dir, "error.schema.json", error_schema, &docs)?;
-        let video_failure =
-            compile_one(dir, "video-failure.schema.json", need("video-failure.schema.json")?, &docs)?;
+        let video_failure = compile_one(
+            dir,
+            "video-failure.schema.json",
+            need("video-failure.schema.json")?,
+            &docs,
+        )?;
         let case = compile_one(dir, "case.schema.json", need("case.schema.json")?, &docs)?;
         Ok(Contract {
             origin: origin.to_string(),
@@ -345,7 +371,10 @@ fn compile_one(
         message,
     };
     let mut all = docs.to_vec();
-    if !all.iter().any(|(uri, _)| uri.ends_with(&format!("/{name}"))) {
+    if !all
+        .iter()
+        .any(|(uri, _)| uri.ends_with(&format!("/{name}")))
+    {
         all.push((format!("{BASE}{name}"), _schema.clone()));
     }
     let registry = jsonschema::Registry::new()
@@ -363,7 +392,11 @@ fn compile_one(
 
 /// `(root)` for the empty JSON Pointer, else the pointer.
 pub fn pointer_or_root(p: &str) -> String {
-    if p.is_empty() { "(root)".to_string() } else { p.to_string() }
+    if p.is_empty() {
+        "(root)".to_string()
+    } else {
+        p.to_string()
+    }
 }
 
 #[cfg(test)]

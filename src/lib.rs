@@ -5,7 +5,16 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod case;
+pub mod check;
 pub mod contract;
+pub mod coverage;
+pub mod harness;
 pub mod lint;
 pub mod locate;
+pub mod probe;
+pub mod redact;
 pub mod reference;
+pub mod render;
+pub mod report;
+pub mod run;
+pub mod settings;

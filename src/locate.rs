@@ -79,7 +79,13 @@ impl SpanIndex {
 
     fn walk(&mut self, value: &Ast<'_>, pointer: String, dups: &mut Vec<Duplicate>) {
         let range = value_range(value);
-        self.values.insert(pointer.clone(), Span { start: range.0, end: range.1 });
+        self.values.insert(
+            pointer.clone(),
+            Span {
+                start: range.0,
+                end: range.1,
+            },
+        );
         match value {
             Ast::Object(obj) => {
                 let mut seen = std::collections::HashSet::new();
@@ -93,9 +99,15 @@ impl SpanIndex {
                         ObjectPropName::String(s) => s.range,
                         ObjectPropName::Word(w) => w.range,
                     };
-                    let key_span = Span { start: key_range.start, end: key_range.end };
+                    let key_span = Span {
+                        start: key_range.start,
+                        end: key_range.end,
+                    };
                     if !seen.insert(name) {
-                        dups.push(Duplicate { pointer: child.clone(), span: key_span });
+                        dups.push(Duplicate {
+                            pointer: child.clone(),
+                            span: key_span,
+                        });
                         continue;
                     }
                     self.keys.insert(child.clone(), key_span);
@@ -127,7 +139,10 @@ impl SpanIndex {
 
     /// The span of the key of the member at `pointer` (the value's span if it has no key).
     pub fn key(&self, pointer: &str) -> Span {
-        self.keys.get(pointer).copied().unwrap_or_else(|| self.value(pointer))
+        self.keys
+            .get(pointer)
+            .copied()
+            .unwrap_or_else(|| self.value(pointer))
     }
 
     /// Whether `pointer` names a value in the text.
@@ -168,7 +183,11 @@ pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let col_bytes: usize = l.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+            let col_bytes: usize = l
+                .chars()
+                .take(column.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
             return (offset + col_bytes).min(text.len());
         }
         offset += l.len();
@@ -219,7 +238,13 @@ mod tests {
         assert!(dups.is_empty());
         let s = idx.value("/expect/status");
         assert_eq!(&text[s.start..s.end], "400");
-        assert_eq!(line_col(text, s.start), LineCol { line: 2, column: 27 });
+        assert_eq!(
+            line_col(text, s.start),
+            LineCol {
+                line: 2,
+                column: 27
+            }
+        );
         assert_eq!(offset_of(text, 2, 27), s.start);
     }
 

@@ -17,7 +17,11 @@ mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "errcontract", version, about = "Conformance suite for the getimg.ai v2 error contract")]
+#[command(
+    name = "errcontract",
+    version,
+    about = "Conformance suite for the getimg.ai v2 error contract"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

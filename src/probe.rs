@@ -1,0 +1,305 @@
+//! The one HTTP client: send one request, read a capped body, classify transport failures.
+//!
+//! Invariants: one probe is one request (no redirects followed, no hidden retries); every
+//! request is bounded by connect, read and total timeouts; no body is read past the cap.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// Total time for one request, connect to last body byte.
+    pub timeout: Duration,
+    /// Time to connect.
+    pub connect_timeout: Duration,
+    /// The largest body read; more is a `too_large` transport failure.
+    pub max_body: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// A request to send, fully resolved.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The method.
+    pub method: String,
+    /// The absolute URL, query included.
+    pub url: String,
+    /// Headers in order (the Authorization value is a secret and is redacted when shown).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Option<Bytes>,
+}
+
+/// A response as received.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The status code.
+    pub status: u16,
+    /// The canonical reason, if the status has one.
+    pub reason: String,
+    /// `HTTP/1.1`, `HTTP/2.0`.
+    pub version: String,
+    /// Headers, names lower-case, values lossily decoded.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes (at most the cap).
+    pub body: Bytes,
+}
+
+impl Incoming {
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// How many times a header appears.
+    pub fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    /// The status line: `HTTP/1.1 400 Bad Request`.
+    pub fn status_line(&self) -> String {
+        format!("{} {} {}", self.version, self.status, self.reason)
+            .trim_end()
+            .to_string()
+    }
+}
+
+/// Why no complete response arrived.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The timeout passed.
+    #[error("timed out after {0:?} (ERRCONTRACT_TIMEOUT_S)")]
+    Timeout(Duration),
+    /// Could not connect.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The peer reset the connection.
+    #[error("the connection was reset by the server")]
+    Reset,
+    /// The peer closed the connection before a response.
+    #[error("the server closed the connection without a complete response: {0}")]
+    Closed(String),
+    /// The response was not valid HTTP.
+    #[error("the response is not valid HTTP: {0}")]
+    Protocol(String),
+    /// The body ended before its declared length.
+    #[error("the body was cut short after {received} bytes: {detail}")]
+    Truncated {
+        /// Bytes received before the failure.
+        received: usize,
+        /// What the client said.
+        detail: String,
+    },
+    /// The body is larger than the cap.
+    #[error("the body is larger than {limit} bytes (ERRCONTRACT_MAX_BODY)")]
+    TooLarge {
+        /// The cap.
+        limit: usize,
+    },
+    /// Anything else the client reported.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl TransportError {
+    /// A stable short name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportError::Timeout(_) => "timeout",
+            TransportError::Connect(_) => "connect",
+            TransportError::Reset => "reset",
+            TransportError::Closed(_) => "closed",
+            TransportError::Protocol(_) => "protocol",
+            TransportError::Truncated { .. } => "truncated",
+            TransportError::TooLarge { .. } => "too_large",
+            TransportError::Other(_) => "other",
+        }
+    }
+}
+
+/// One request and what came of it.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// What was sent.
+    pub request: Outgoing,
+    /// What came back.
+    pub response: Result<Incoming, TransportError>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// The client: one per process, shared by every case.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    client: reqwest::Client,
+    config: ProbeConfig,
+}
+
+/// Building the client failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(String);
+
+impl Probe {
+    /// Build the client (rustls with ring; no redirects; no retries; timeouts set).
+    pub fn new(config: ProbeConfig) -> Result<Self, ClientError> {
+        // Another part of the process may have installed the provider already; either way one is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .no_proxy()
+            .user_agent(concat!("errcontract/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError(chain(&e)))?;
+        Ok(Probe { client, config })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ProbeConfig {
+        &self.config
+    }
+
+    /// Send one request and read its body up to the cap.
+    pub async fn send(&self, request: Outgoing) -> Exchange {
+        let started = Instant::now();
+        let response = self.send_inner(&request).await;
+        Exchange {
+            request,
+            response,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn send_inner(&self, request: &Outgoing) -> Result<Incoming, TransportError> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| TransportError::Other(format!("bad method: {e}")))?;
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let mut response = builder.send().await.map_err(|e| self.classify(&e, 0))?;
+        let status = response.status();
+        let version = format!("{:?}", response.version());
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let limit = self.config.max_body;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(TransportError::TooLarge { limit });
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(TransportError::TooLarge { limit });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(match self.classify(&e, body.len()) {
+                        TransportError::Timeout(d) => TransportError::Timeout(d),
+                        TransportError::Reset => TransportError::Truncated {
+                            received: body.len(),
+                            detail: "connection reset".into(),
+                        },
+                        other => TransportError::Truncated {
+                            received: body.len(),
+                            detail: other.to_string(),
+                        },
+                    });
+                }
+            }
+        }
+        Ok(Incoming {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+            version,
+            headers,
+            body: Bytes::from(body),
+        })
+    }
+
+    fn classify(&self, e: &reqwest::Error, _received: usize) -> TransportError {
+        if e.is_timeout() {
+            return TransportError::Timeout(self.config.timeout);
+        }
+        let text = chain(e);
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionReset => return TransportError::Reset,
+                    std::io::ErrorKind::ConnectionRefused => return TransportError::Connect(text),
+                    std::io::ErrorKind::TimedOut => {
+                        return TransportError::Timeout(self.config.timeout);
+                    }
+                    _ => {}
+                }
+            }
+            source = s.source();
+        }
+        if e.is_connect() {
+            TransportError::Connect(text)
+        } else if text.contains("IncompleteMessage") || text.contains("connection closed") {
+            TransportError::Closed(text)
+        } else if text.contains("parse") || text.contains("Parse") || text.contains("invalid HTTP")
+        {
+            TransportError::Protocol(text)
+        } else if e.is_body() || e.is_decode() {
+            TransportError::Truncated {
+                received: 0,
+                detail: text,
+            }
+        } else {
+            TransportError::Other(text)
+        }
+    }
+}
+
+/// An error with its whole source chain, `: `-joined (reqwest's Display hides the cause).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !out.contains(&s_text) {
+            out.push_str(": ");
+            out.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    out
+}
