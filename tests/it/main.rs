@@ -1,3 +1,14 @@
 //! Self-tests: one binary, a module per area.
 
+mod support;
+
+mod case_files;
+mod checks;
+mod harness_cli;
 mod reference;
+mod transport;
+
+mod deadlines;
+mod hostile_reference;
+mod mutants;
+mod secrets;
