@@ -29,6 +29,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the built-in reference server: a getimg.ai v2 API on this machine.
+    Serve(errcontract::reference::ServeArgs),
+    /// Run the conformance suite, like `cargo test --test contract -- ARGS` (same environment).
+    Run {
+        /// libtest arguments: a filter, --exact, --list, --ignored, --test-threads N, --format json ...
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Check case files against case.schema.json and the status/code table.
     Lint {
         /// The cases directory (or one case file).
@@ -44,6 +52,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Lint { dir, schemas } => lint(&dir, schemas),
+        Command::Serve(args) => serve(&args),
+        Command::Run { args } => {
+            let argv = std::iter::once("errcontract-run".to_string()).chain(args);
+            errcontract::harness::main(libtest_mimic::Arguments::from_iter(argv))
+        }
+    }
+}
+
+fn serve(args: &errcontract::reference::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::SETUP);
+        }
+    };
+    let config = args.config();
+    let addr = args.addr();
+    println!("{}", errcontract::reference::banner(&config, addr));
+    match runtime.block_on(errcontract::reference::serve(config, addr)) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("error: cannot serve on {addr}: {e}");
+            eprintln!("  help: pick a free address with --addr 127.0.0.1:PORT");
+            ExitCode::from(exit::SETUP)
+        }
     }
 }
 
