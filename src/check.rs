@@ -297,7 +297,7 @@ fn check_envelope(ctx: &CheckContext<'_>, resp: &Incoming, body: Option<&Value>,
                 let at = err.instance_path().to_string();
                 let location = err
                     .absolute_keyword_location()
-                    .map(|u| u.as_str().rsplit('/').next().unwrap_or("").to_string())
+                    .map(|u| u.as_str().trim_start_matches(crate::contract::SCHEMA_BASE).to_string())
                     .unwrap_or_default();
                 let line = format!("{}: {} ({location})", pointer_or_root(&at), err.masked());
                 // Violations a more specific check names are reported under that check, so each

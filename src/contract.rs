@@ -35,7 +35,8 @@ const EMBEDDED_SCHEMAS: &[(&str, &str)] = &[
 
 /// The synthetic base under which every schema file is registered, so `$ref`s between files
 /// resolve in memory and nothing is ever fetched (`.invalid` never resolves).
-const BASE: &str = "https://errcontract.invalid/schemas/";
+pub const SCHEMA_BASE: &str = "https://errcontract.invalid/schemas/";
+const BASE: &str = SCHEMA_BASE;
 
 /// The directory of the schemas in this source tree.
 pub fn default_schemas_dir() -> PathBuf {

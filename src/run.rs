@@ -392,13 +392,13 @@ impl Runner {
                     check: CheckName::Poll,
                     expected_at: Some(format!("{}/poll/terminal", record.base)),
                     expected: format!(
-                        "{} reaching one of {:?} within {timeout:?}",
-                        poll.field, poll.terminal
+                        "{} reaching one of {:?} within {} ms",
+                        poll.field, poll.terminal, poll.timeout_ms
                     ),
                     actual: format!(
-                        "still {last_state:?} after {} polls in {:?}",
+                        "still {last_state:?} after {} polls in {} ms",
                         record.requests,
-                        started.elapsed()
+                        started.elapsed().as_millis()
                     ),
                     detail: Vec::new(),
                 });
