@@ -202,6 +202,19 @@ pub fn main(args: Arguments) -> ExitCode {
     } else {
         println!("{header}");
     }
+    let parked: Vec<String> = loaded
+        .cases
+        .iter()
+        .filter_map(|c| {
+            c.spec
+                .ignore
+                .as_ref()
+                .map(|why| format!("  {} ignored by its file: {why}", c.trial_name()))
+        })
+        .collect();
+    if !parked.is_empty() && !matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+        println!("{}", parked.join("\n"));
+    }
     if let Err(e) = runtime.block_on(reachable(&target.base_url, settings.connect_timeout)) {
         return setup_error(
             &format!("the target {} is unreachable: {e}", target.base_url),
@@ -248,7 +261,10 @@ pub fn main(args: Arguments) -> ExitCode {
     let entries = entries.lock().map(|e| e.clone()).unwrap_or_default();
     let results: Vec<_> = entries.iter().filter_map(|e| e.result.clone()).collect();
     let matrix = Matrix::build(&contract.table, &endpoints, &results);
-    if !results.is_empty() {
+    if results
+        .iter()
+        .any(|r| r.steps.iter().any(|s| s.exchange.is_some()))
+    {
         let text = matrix.render();
         if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
             eprint!("\n{text}");

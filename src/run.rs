@@ -164,9 +164,6 @@ impl Runner {
 
     /// Why the target cannot serve this case, if it cannot.
     pub fn precondition(&self, case: &Case) -> Option<String> {
-        if let Some(reason) = &case.spec.ignore {
-            return Some(format!("ignored by its case file: {reason}"));
-        }
         for req in case.requirements() {
             match req {
                 Requirement::Role(role) => {

@@ -1,1 +1,235 @@
-//! Self-tests: harness_cli.
+//! The harness contract that cargo test and nextest rely on: `--list --format terse` prints
+//! exactly one `name: test` line per case and nothing else; `--ignored` lists just the ignored;
+//! `--exact NAME` loads and runs one case; setup errors stop the run with a distinct exit code.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const GOOD: &str = r#"{
+  "description": "unknown path",
+  "tags": ["routing", "not_found"],
+  "request": { "method": "GET", "path": "/v2/no-such-thing" },
+  "expect": { "status": 404, "code": "not_found", "param": null }
+}"#;
+
+fn cases_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let routing = dir.path().join("routing");
+    std::fs::create_dir_all(&routing).expect("mkdir");
+    std::fs::write(routing.join("unknown-path.json"), GOOD).expect("write");
+    std::fs::write(
+        routing.join("wrong-method.json"),
+        GOOD.replace(
+            "\"GET\", \"path\": \"/v2/no-such-thing\"",
+            "\"DELETE\", \"path\": \"/v2/models\"",
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        routing.join("parked.json"),
+        GOOD.replace(
+            "\"tags\"",
+            "\"ignore\": \"TICKET-1: parked while the route moves\",\n  \"tags\"",
+        ),
+    )
+    .expect("write");
+    dir
+}
+
+fn run(cases: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    cmd.arg("run")
+        .args(args)
+        .env("ERRCONTRACT_CASES", cases)
+        .env_remove("ERRCONTRACT_BASE_URL");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run errcontract")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn list_terse_prints_exactly_one_line_per_case() {
+    let dir = cases_dir();
+    let out = run(dir.path(), &["--list", "--format", "terse"], &[]);
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out),
+        "case::routing/parked: test\ncase::routing/unknown-path: test\ncase::routing/wrong-method: test\n"
+    );
+}
+
+#[test]
+fn list_ignored_lists_only_the_ignored() {
+    let dir = cases_dir();
+    let out = run(
+        dir.path(),
+        &["--list", "--format", "terse", "--ignored"],
+        &[],
+    );
+    assert_eq!(stdout(&out), "case::routing/parked: test\n");
+}
+
+#[test]
+fn exact_runs_one_case_and_the_first_line_names_the_target() {
+    let dir = cases_dir();
+    let out = run(dir.path(), &["case::routing/wrong-method", "--exact"], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("errcontract: ERRCONTRACT_BASE_URL is unset: running against the built-in reference server at http://127.0.0.1:"), "{text}");
+    assert!(text.contains("running 1 test"), "{text}");
+    assert!(text.contains("1 passed; 0 failed"), "{text}");
+}
+
+#[test]
+fn an_ignored_case_is_named_with_its_reason_and_runs_on_request() {
+    let dir = cases_dir();
+    let out = run(dir.path(), &["parked"], &[]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "case::routing/parked ignored by its file: TICKET-1: parked while the route moves"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("0 passed; 0 failed; 1 ignored"), "{text}");
+    let out = run(dir.path(), &["--include-ignored", "parked"], &[]);
+    assert!(
+        stdout(&out).contains("1 passed; 0 failed; 0 ignored"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_missing_key_turns_a_case_into_an_ignored_test_with_the_reason() {
+    // Against a named target without ERRCONTRACT_API_KEY, a case needing the valid role is ignored.
+    let dir = cases_dir();
+    std::fs::write(
+        dir.path().join("routing/needs-key.json"),
+        GOOD.replace("\"GET\"", "\"GET\", \"auth\": \"revoked\""),
+    )
+    .expect("write");
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", server.local_addr().expect("addr"));
+    let out = run(
+        dir.path(),
+        &["needs-key"],
+        &[
+            ("ERRCONTRACT_BASE_URL", &base),
+            ("ERRCONTRACT_TIMEOUT_S", "1"),
+        ],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("needs a revoked key: set ERRCONTRACT_REVOKED_API_KEY"),
+        "{text}"
+    );
+}
+
+#[test]
+fn zero_cases_is_a_setup_error_not_a_green_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(dir.path(), &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no case files (*.json) found below"));
+}
+
+#[test]
+fn an_exact_name_that_does_not_exist_is_a_setup_error() {
+    let dir = cases_dir();
+    let out = run(dir.path(), &["case::routing/nope", "--exact"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no case named case::routing/nope"));
+}
+
+#[test]
+fn an_unreachable_target_stops_the_run_before_any_case() {
+    let dir = cases_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let out = run(
+        dir.path(),
+        &[],
+        &[
+            ("ERRCONTRACT_BASE_URL", &format!("http://127.0.0.1:{port}")),
+            ("ERRCONTRACT_CONNECT_TIMEOUT_S", "1"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is unreachable"), "{err}");
+    assert!(!stdout(&out).contains("running"), "no case may run");
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let dir = cases_dir();
+    let out = run(
+        dir.path(),
+        &[],
+        &[("ERRCONTRACT_BASE_URL", "http://staging.example.com")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ERRCONTRACT_ALLOW_INSECURE=1"));
+}
+
+#[test]
+fn a_broken_schema_stops_the_run_and_names_the_file() {
+    let dir = cases_dir();
+    let schemas = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(errcontract::contract::default_schemas_dir()).expect("schemas") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, schemas.path().join(path.file_name().expect("name"))).expect("copy");
+    }
+    std::fs::write(schemas.path().join("error.schema.json"), "{ \"type\": ").expect("write");
+    let out = run(
+        dir.path(),
+        &[],
+        &[(
+            "ERRCONTRACT_SCHEMAS",
+            schemas.path().to_str().expect("utf-8"),
+        )],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error.schema.json:1:10: not valid JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reports_are_written_for_ci() {
+    let dir = cases_dir();
+    let reports = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        dir.path(),
+        &[],
+        &[(
+            "ERRCONTRACT_REPORT_DIR",
+            reports.path().to_str().expect("utf-8"),
+        )],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    let junit = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("testcase name=\"case::routing/unknown-path\""),
+        "{junit}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.path().join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    assert_eq!(json["summary"]["passed"], 2);
+    assert_eq!(
+        json["summary"]["ignored"], 0,
+        "a statically ignored case is not run, so not reported"
+    );
+}
