@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::money::Usd;
@@ -142,11 +143,15 @@ impl Model {
 #[error("catalog.json: {0}")]
 pub(crate) struct CatalogError(String);
 
-/// The models, in catalog order.
+/// The models, in catalog order, with their API bodies serialised once.
 #[derive(Debug, Clone)]
 pub(crate) struct Catalog {
     models: Vec<Model>,
     by_id: HashMap<String, usize>,
+    /// `GET /v2/models/{model}` bodies, by catalog index.
+    bodies: Vec<Bytes>,
+    /// `GET /v2/models` bodies: all, images only, videos only.
+    lists: [Bytes; 3],
 }
 
 #[derive(Deserialize)]
@@ -234,7 +239,31 @@ impl Catalog {
                 }
             }
         }
-        Ok(Catalog { models, by_id })
+        let body = |m: &Model| serde_json::to_vec(m).map_err(|e| CatalogError(e.to_string()));
+        let bodies = models
+            .iter()
+            .map(|m| body(m).map(Bytes::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        let list = |kind: Option<Kind>| -> Result<Bytes, CatalogError> {
+            let chosen: Vec<&Model> = models
+                .iter()
+                .filter(|m| kind.is_none_or(|k| m.kind == k))
+                .collect();
+            serde_json::to_vec(&chosen)
+                .map(Bytes::from)
+                .map_err(|e| CatalogError(e.to_string()))
+        };
+        let lists = [
+            list(None)?,
+            list(Some(Kind::Image))?,
+            list(Some(Kind::Video))?,
+        ];
+        Ok(Catalog {
+            models,
+            by_id,
+            bodies,
+            lists,
+        })
     }
 
     /// The catalog compiled into this binary.
@@ -247,9 +276,19 @@ impl Catalog {
         self.by_id.get(id).map(|&i| &self.models[i])
     }
 
-    /// All models, in catalog order.
-    pub(crate) fn models(&self) -> &[Model] {
-        &self.models
+    /// The `GET /v2/models/{model}` body of a model.
+    pub(crate) fn body(&self, id: &str) -> Option<Bytes> {
+        self.by_id.get(id).map(|&i| self.bodies[i].clone())
+    }
+
+    /// The `GET /v2/models` body: every model, or those of one kind.
+    pub(crate) fn list(&self, kind: Option<Kind>) -> Bytes {
+        let i = match kind {
+            None => 0,
+            Some(Kind::Image) => 1,
+            Some(Kind::Video) => 2,
+        };
+        self.lists[i].clone()
     }
 }
 

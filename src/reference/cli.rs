@@ -190,7 +190,7 @@ pub fn banner(config: &Config, addr: SocketAddr) -> String {
                 "poll says failed (content_policy_violation)",
             ),
         ] {
-            let _ = writeln!(out, "  {trigger:<58} {effect}");
+            let _ = writeln!(out, "  {trigger:<61} {effect}");
         }
     } else {
         let _ = writeln!(out, "triggers: off");

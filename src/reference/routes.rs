@@ -7,7 +7,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue};
 use axum::http::request::Parts;
@@ -96,6 +96,15 @@ fn ok(status: StatusCode, headers: HeaderMap, body: Value) -> Response {
     let out = response.headers_mut();
     out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     out.extend(headers);
+    response
+}
+
+/// A 200 with a JSON body serialised ahead of time.
+fn ok_bytes(body: Bytes) -> Response {
+    let mut response = Body::from(body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -286,14 +295,7 @@ async fn list_models(State(shared): State<Arc<Shared>>, req: Request) -> Respons
             ));
         }
     };
-    let models: Vec<Value> = shared
-        .catalog
-        .models()
-        .iter()
-        .filter(|m| kind.is_none_or(|k| m.kind == k))
-        .filter_map(|m| serde_json::to_value(m).ok())
-        .collect();
-    ok(StatusCode::OK, HeaderMap::new(), Value::Array(models))
+    ok_bytes(shared.catalog.list(kind))
 }
 
 async fn get_model(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -303,12 +305,8 @@ async fn get_model(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         return shared.errors.respond(e);
     }
     let id = path_tail(&parts, "/v2/models/");
-    match shared
-        .catalog
-        .get(&id)
-        .and_then(|m| serde_json::to_value(m).ok())
-    {
-        Some(model) => ok(StatusCode::OK, HeaderMap::new(), model),
+    match shared.catalog.body(&id) {
+        Some(model) => ok_bytes(model),
         None => shared.errors.respond(
             ApiError::not_found(format!("No such model: '{}'.", echo(&id))).param("model"),
         ),
