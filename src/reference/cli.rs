@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::contract::CodeTable;
+
 use super::{
     CONTENT_POLICY_TERM, Config, DEFAULT_REVOKED_KEY, DEFAULT_THROTTLED_KEY, DEFAULT_VALID_KEY,
     DEFAULT_ZERO_BALANCE_KEY, Limits, Usd, VIDEO_FAILURE_TERM, VIDEO_MODERATION_TERM, VideoAdvance,
@@ -139,6 +141,12 @@ impl ServeArgs {
 /// What `serve` prints at start: the address, the key of each role, the triggers.
 pub fn banner(config: &Config, addr: SocketAddr) -> String {
     let mut out = String::new();
+    // Statuses come from the code table, like every status the server sends.
+    let table = CodeTable::embedded();
+    let answer = |code: &str| match table.status_of(code) {
+        Some(status) => format!("{status} {code}"),
+        None => code.to_owned(),
+    };
     let window = config.rate_window.as_secs();
     let limits = |l: &Limits| {
         format!(
@@ -160,7 +168,10 @@ pub fn banner(config: &Config, addr: SocketAddr) -> String {
     let width = rows.iter().map(|(_, a)| a.key.len()).max().unwrap_or(0);
     for (role, account) in rows {
         let what = if account.revoked {
-            "revoked: every request answers 401".to_owned()
+            format!(
+                "revoked: every request answers {}",
+                answer("invalid_api_key")
+            )
         } else {
             format!("balance ${}, {}", account.balance, limits(&account.limits))
         };
@@ -171,23 +182,23 @@ pub fn banner(config: &Config, addr: SocketAddr) -> String {
         for (trigger, effect) in [
             (
                 "header X-Errcontract-Fault: server_error".to_owned(),
-                "500 server_error on any path",
+                format!("{} on any path", answer("server_error")),
             ),
             (
                 "header X-Errcontract-Fault: panic".to_owned(),
-                "the request panics; 500 server_error",
+                format!("the request panics; {}", answer("server_error")),
             ),
             (
                 format!("prompt containing {CONTENT_POLICY_TERM}"),
-                "422 content_policy_violation",
+                answer("content_policy_violation"),
             ),
             (
                 format!("video prompt containing {VIDEO_FAILURE_TERM}"),
-                "poll says failed (server_error)",
+                "poll says failed (server_error)".to_owned(),
             ),
             (
                 format!("video prompt containing {VIDEO_MODERATION_TERM}"),
-                "poll says failed (content_policy_violation)",
+                "poll says failed (content_policy_violation)".to_owned(),
             ),
         ] {
             let _ = writeln!(out, "  {trigger:<61} {effect}");

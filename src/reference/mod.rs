@@ -296,7 +296,11 @@ pub async fn serve(config: Config, addr: SocketAddr) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            // Without a signal handler there is no ctrl-c to wait for: serve until killed
+            // rather than stopping at once.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
         })
         .await
 }

@@ -390,6 +390,7 @@ impl Shared {
         } else {
             Outcome::Completed
         };
+        prune(&mut ledger.videos, self.file_ttl);
         // Ids are random; re-draw in the (astronomically unlikely) case of a clash.
         let mut id = media::generation_id(&self.rng);
         while ledger.videos.contains_key(&id) {
@@ -493,6 +494,19 @@ impl Shared {
         }
         out
     }
+}
+
+/// Forget videos whose files have expired, and pending videos older than the file lifetime, so
+/// a long-running server does not grow without bound. Runs on every 1024th submission.
+fn prune(videos: &mut HashMap<String, Video>, ttl: Duration) {
+    if videos.len() % 1024 != 1023 {
+        return;
+    }
+    let now = OffsetDateTime::now_utc();
+    videos.retain(|_, v| match v.finished {
+        Some(deletes_at) => deletes_at > now,
+        None => v.submitted.elapsed() < ttl,
+    });
 }
 
 fn charge(w: &mut Workspace, cost: Usd, day: Date) {
