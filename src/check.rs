@@ -222,18 +222,11 @@ fn parse_body(resp: &Incoming, is_error: bool, v: &mut Verdict) -> Option<Value>
     match serde_json::from_slice::<Value>(bytes) {
         Ok(value) => {
             // serde_json keeps the last of duplicate keys silently; a client may keep the first.
-            if is_error
-                && let Ok(text) = std::str::from_utf8(bytes)
-                && let Ok((_, dups)) = locate::SpanIndex::build(text)
-                && let Some(d) = dups.first()
-            {
+            if is_error && let Some(key) = locate::first_duplicate_key(bytes) {
                 v.findings.push(Finding::new(
                     CheckName::Json,
                     "each key once per object",
-                    format!(
-                        "duplicate key at {} (clients disagree on which copy wins)",
-                        d.pointer
-                    ),
+                    format!("duplicate key {key:?} (clients disagree on which copy wins)"),
                 ));
             }
             Some(value)
@@ -297,7 +290,11 @@ fn check_envelope(ctx: &CheckContext<'_>, resp: &Incoming, body: Option<&Value>,
                 let at = err.instance_path().to_string();
                 let location = err
                     .absolute_keyword_location()
-                    .map(|u| u.as_str().trim_start_matches(crate::contract::SCHEMA_BASE).to_string())
+                    .map(|u| {
+                        u.as_str()
+                            .trim_start_matches(crate::contract::SCHEMA_BASE)
+                            .to_string()
+                    })
                     .unwrap_or_default();
                 let line = format!("{}: {} ({location})", pointer_or_root(&at), err.masked());
                 // Violations a more specific check names are reported under that check, so each
@@ -506,17 +503,29 @@ fn check_rate_limit_headers(ctx: &CheckContext<'_>, resp: &Incoming, v: &mut Ver
     }
 }
 
-fn leak_patterns() -> &'static [(Regex, &'static str)] {
-    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+/// The leak patterns, and a set of them all so a clean message costs one scan.
+fn leak_patterns() -> &'static (regex::RegexSet, Vec<(Regex, &'static str)>) {
+    static PATTERNS: OnceLock<(regex::RegexSet, Vec<(Regex, &'static str)>)> = OnceLock::new();
     PATTERNS.get_or_init(|| {
-        let p = |re: &str, what: &'static str| (Regex::new(re).expect("leak pattern compiles"), what);
-        vec![
-            p(r"Traceback \(most recent call last\)|panicked at |stack backtrace:|Exception in thread|goroutine \d+ \[|^\s*at [\w$.<>]+\(|\n\s*at [\w$./<>]+[(:]|\bat [\w$.]+\([\w$.]+\.(java|kt|cs|js|ts):\d+\)", "a stack trace"),
-            p(r"[\w./-]+\.(rs|go|py|js|ts|java|rb|php|cs|cpp|c|h|kt|scala|ex|exs):\d+", "a source file and line"),
-            p(r#"(^|[\s'"(=:])/(home|usr|var|srv|opt|etc|root|tmp|src|workspace|build|proc)/[\w./-]+"#, "an internal file path"),
-            p(r"\b[A-Za-z]:\\[\w\\. -]+", "an internal file path"),
-            p(r"\blocalhost(:\d+)?\b|\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b10\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b192\.168\.\d{1,3}\.\d{1,3}\b|\b172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}\b|[\w-]+\.(internal|local|svc\.cluster\.local|corp|lan)\b", "an internal host"),
-        ]
+        let list: [(&str, &'static str); 5] = [
+            (
+                r"Traceback \(most recent call last\)|panicked at |stack backtrace:|Exception in thread|goroutine \d+ \[|^\s*at [\w$.<>]+\(|\n\s*at [\w$./<>]+[(:]|\bat [\w$.]+\([\w$.]+\.(java|kt|cs|js|ts):\d+\)",
+                "a stack trace",
+            ),
+            (r"[\w./-]+\.(rs|go|py|js|ts|java|rb|php|cs|cpp|c|h|kt|scala|ex|exs):\d+", "a source file and line"),
+            (
+                r#"(^|[\s'"(=:])/(home|usr|var|srv|opt|etc|root|tmp|src|workspace|build|proc)/[\w./-]+"#,
+                "an internal file path",
+            ),
+            (r"\b[A-Za-z]:\\[\w\\. -]+", "an internal file path"),
+            (
+                r"\blocalhost(:\d+)?\b|\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b10\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b192\.168\.\d{1,3}\.\d{1,3}\b|\b172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}\b|[\w-]+\.(internal|local|svc\.cluster\.local|corp|lan)\b",
+                "an internal host",
+            ),
+        ];
+        let set = regex::RegexSet::new(list.iter().map(|(re, _)| *re)).expect("leak patterns compile");
+        let each = list.iter().map(|(re, what)| (Regex::new(re).expect("leak pattern compiles"), *what)).collect();
+        (set, each)
     })
 }
 
@@ -539,7 +548,9 @@ fn check_no_leak(ctx: &CheckContext<'_>, raw: &str, body: Option<&Value>, v: &mu
         .and_then(|b| b.pointer("/error/message"))
         .and_then(Value::as_str);
     let text = message.unwrap_or(if body.is_none() { raw } else { "" });
-    for (re, what) in leak_patterns() {
+    let (set, each) = leak_patterns();
+    for index in set.matches(text).iter() {
+        let (re, what) = &each[index];
         if let Some(m) = re.find(text) {
             let excerpt: String = m.as_str().chars().take(80).collect();
             problems.push(format!(

@@ -227,6 +227,54 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> (usize, usize) {
     (max, text.len())
 }
 
+/// The first duplicate key of any object in a JSON text already known to be valid. One linear
+/// scan and no tree, so it is cheap enough to run on every error body.
+pub fn first_duplicate_key(text: &[u8]) -> Option<String> {
+    // One entry per open container: `Some(keys so far)` for an object, `None` for an array.
+    let mut stack: Vec<Option<Vec<&[u8]>>> = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < text.len() && text[j] != b'"' {
+                    j += if text[j] == b'\\' { 2 } else { 1 };
+                }
+                let s = &text[start..j.min(text.len())];
+                let mut k = j + 1;
+                while k < text.len() && text[k].is_ascii_whitespace() {
+                    k += 1;
+                }
+                if k < text.len()
+                    && text[k] == b':'
+                    && let Some(Some(keys)) = stack.last_mut()
+                {
+                    if keys.contains(&s) {
+                        return Some(String::from_utf8_lossy(s).into_owned());
+                    }
+                    keys.push(s);
+                }
+                i = j + 1;
+            }
+            b'{' => {
+                stack.push(Some(Vec::new()));
+                i += 1;
+            }
+            b'[' => {
+                stack.push(None);
+                i += 1;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +301,19 @@ mod tests {
         let (_, dups) = SpanIndex::build("{\"a\": 1, \"a\": 2}").unwrap();
         assert_eq!(dups.len(), 1);
         assert_eq!(dups[0].pointer, "/a");
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_by_the_scanner() {
+        assert_eq!(
+            first_duplicate_key(br#"{"error":{"code":"a","code":"b"}}"#).as_deref(),
+            Some("code")
+        );
+        assert_eq!(
+            first_duplicate_key(br#"{"a":{"x":1},"b":{"x":1},"s":"\"a\":"}"#),
+            None
+        );
+        assert_eq!(first_duplicate_key(br#"[{"a":1},{"a":1}]"#), None);
     }
 
     #[test]
