@@ -290,10 +290,10 @@ mod tests {
             line_col(text, s.start),
             LineCol {
                 line: 2,
-                column: 27
+                column: 25
             }
         );
-        assert_eq!(offset_of(text, 2, 27), s.start);
+        assert_eq!(offset_of(text, 2, 25), s.start);
     }
 
     #[test]

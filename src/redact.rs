@@ -89,10 +89,17 @@ impl Secrets {
 /// that any encoding containing it must contain.
 pub fn encoded_forms(value: &str) -> Vec<String> {
     let mut forms = vec![value.to_string()];
-    let pct = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    if pct != value {
-        forms.push(pct);
+    // Encoders differ on the unreserved characters (`-._~`), so both spellings are forms.
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    for set in [percent_encoding::NON_ALPHANUMERIC, UNRESERVED] {
+        let pct = percent_encoding::utf8_percent_encode(value, set).to_string();
+        if pct != value {
+            forms.push(pct);
+        }
     }
     let bytes = value.as_bytes();
     for offset in 0..3usize {
