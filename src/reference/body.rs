@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::HeaderMap;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -80,7 +80,14 @@ async fn read_capped(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        drain(body).await;
+        // A client waiting for `100 Continue` has not sent the body: answer without asking for
+        // it (reading would make hyper send the 100 and the client upload it all).
+        let waiting = headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !waiting {
+            drain(body).await;
+        }
         return Err(too_large());
     }
     // A declared length is a hint, not a promise: pre-allocate at most 1 MiB of it.

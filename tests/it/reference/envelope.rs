@@ -323,3 +323,19 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_is_refused_without_uploading() {
+    let api = Api::start().await;
+    let head = format!(
+        "POST /v2/images/generations HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        api.server.addr,
+        api.keys.valid,
+        25 * MIB + 1
+    );
+    // No body is sent: the answer must come anyway, and not be a 100.
+    let (head, json) = raw_exchange(&api, &head, b"").await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert_eq!(json["error"]["code"], "invalid_parameter", "{json}");
+}
