@@ -104,6 +104,7 @@ pub fn write(
                 "reason": reason,
                 "findings": findings,
                 "message": if e.message.is_empty() { None } else { Some(&e.message) },
+                "notes": e.result.as_ref().map(|r| r.notes.clone()).unwrap_or_default(),
                 "elapsed_ms": e.result.as_ref().map(|r| r.elapsed.as_millis() as u64),
             })
         })

@@ -4,6 +4,7 @@ mod support;
 
 mod case_files;
 mod checks;
+mod corpus;
 mod harness_cli;
 mod reference;
 mod transport;
