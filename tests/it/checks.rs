@@ -75,7 +75,11 @@ fn error_body(message: &str, param: Value, code: &str) -> Value {
 }
 
 fn good_400() -> Value {
-    error_body("Unsupported resolution '4K' for model 'seedream-5-lite'.", json!("resolution"), "invalid_parameter")
+    error_body(
+        "Unsupported resolution '4K' for model 'seedream-5-lite'.",
+        json!("resolution"),
+        "invalid_parameter",
+    )
 }
 
 fn json_response(status: u16, body: &Value) -> ResponseTemplate {
@@ -83,15 +87,21 @@ fn json_response(status: u16, body: &Value) -> ResponseTemplate {
 }
 
 fn good_429() -> ResponseTemplate {
-    json_response(429, &error_body("Too many requests.", Value::Null, "rate_limit"))
-        .insert_header("Retry-After", "1")
-        .insert_header("X-RateLimit-Limit", "0")
-        .insert_header("X-RateLimit-Remaining", "0")
-        .insert_header("X-RateLimit-Reset", now_plus(60).as_str())
+    json_response(
+        429,
+        &error_body("Too many requests.", Value::Null, "rate_limit"),
+    )
+    .insert_header("Retry-After", "1")
+    .insert_header("X-RateLimit-Limit", "0")
+    .insert_header("X-RateLimit-Remaining", "0")
+    .insert_header("X-RateLimit-Reset", now_plus(60).as_str())
 }
 
 fn now_plus(secs: u64) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     (now + secs).to_string()
 }
 
@@ -109,24 +119,47 @@ fn rows() -> Vec<Row> {
     dup = format!("{{\"error\":{},{}", good_400()["error"], &dup[1..]);
     let pending = json!({"id": "req-01HXYZVIDEO1234", "status": "pending"});
     vec![
-        Row { name: "conforming_400", case: RESOLUTION_CASE, mounts: vec![("POST", IMAGES, json_response(400, &good_400()))], fails: &[] },
-        Row { name: "conforming_429", case: THROTTLED_CASE, mounts: vec![("POST", IMAGES, good_429())], fails: &[] },
+        Row {
+            name: "conforming_400",
+            case: RESOLUTION_CASE,
+            mounts: vec![("POST", IMAGES, json_response(400, &good_400()))],
+            fails: &[],
+        },
+        Row {
+            name: "conforming_429",
+            case: THROTTLED_CASE,
+            mounts: vec![("POST", IMAGES, good_429())],
+            fails: &[],
+        },
         Row {
             name: "status",
             case: SUBMIT_CASE,
-            mounts: vec![("POST", "/v2/videos/generations", json_response(200, &pending).insert_header("X-Request-Id", "r1"))],
+            mounts: vec![(
+                "POST",
+                "/v2/videos/generations",
+                json_response(200, &pending).insert_header("X-Request-Id", "r1"),
+            )],
             fails: &["status"],
         },
         Row {
             name: "content_type",
             case: RESOLUTION_CASE,
-            mounts: vec![("POST", IMAGES, ResponseTemplate::new(400).set_body_raw(good_400().to_string().into_bytes(), "text/plain"))],
+            mounts: vec![(
+                "POST",
+                IMAGES,
+                ResponseTemplate::new(400)
+                    .set_body_raw(good_400().to_string().into_bytes(), "text/plain"),
+            )],
             fails: &["content_type"],
         },
         Row {
             name: "json",
             case: RESOLUTION_CASE,
-            mounts: vec![("POST", IMAGES, ResponseTemplate::new(400).set_body_raw(dup.into_bytes(), "application/json"))],
+            mounts: vec![(
+                "POST",
+                IMAGES,
+                ResponseTemplate::new(400).set_body_raw(dup.into_bytes(), "application/json"),
+            )],
             fails: &["json"],
         },
         Row {
@@ -183,13 +216,24 @@ fn rows() -> Vec<Row> {
         Row {
             name: "retryable",
             case: RESOLUTION_CASE,
-            mounts: vec![("POST", IMAGES, json_response(400, &good_400()).insert_header("Retry-After", "5"))],
+            mounts: vec![(
+                "POST",
+                IMAGES,
+                json_response(400, &good_400()).insert_header("Retry-After", "5"),
+            )],
             fails: &["retryable"],
         },
         Row {
             name: "retry_after_missing",
             case: THROTTLED_CASE,
-            mounts: vec![("POST", IMAGES, json_response(429, &error_body("Too many requests.", Value::Null, "rate_limit")))],
+            mounts: vec![(
+                "POST",
+                IMAGES,
+                json_response(
+                    429,
+                    &error_body("Too many requests.", Value::Null, "rate_limit"),
+                ),
+            )],
             fails: &["retry_after"],
         },
         Row {
@@ -198,14 +242,22 @@ fn rows() -> Vec<Row> {
             mounts: vec![(
                 "POST",
                 IMAGES,
-                json_response(429, &error_body("Too many requests.", Value::Null, "rate_limit")).insert_header("Retry-After", "soon"),
+                json_response(
+                    429,
+                    &error_body("Too many requests.", Value::Null, "rate_limit"),
+                )
+                .insert_header("Retry-After", "soon"),
             )],
             fails: &["retry_after"],
         },
         Row {
             name: "rate_limit_headers",
             case: THROTTLED_CASE,
-            mounts: vec![("POST", IMAGES, good_429().insert_header("X-RateLimit-Reset", "1795601099000"))],
+            mounts: vec![(
+                "POST",
+                IMAGES,
+                good_429().insert_header("X-RateLimit-Reset", "1795601099000"),
+            )],
             fails: &["rate_limit_headers"],
         },
         Row {
@@ -223,7 +275,8 @@ fn rows() -> Vec<Row> {
             case: RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
-                b["error"]["message"] = json!("Unsupported resolution '4K' (at /srv/api/src/validate.rs:42)");
+                b["error"]["message"] =
+                    json!("Unsupported resolution '4K' (at /srv/api/src/validate.rs:42)");
                 json_response(400, &b)
             })],
             fails: &["no_leak"],
@@ -231,7 +284,11 @@ fn rows() -> Vec<Row> {
         Row {
             name: "headers",
             case: SUBMIT_CASE,
-            mounts: vec![("POST", "/v2/videos/generations", json_response(202, &pending))],
+            mounts: vec![(
+                "POST",
+                "/v2/videos/generations",
+                json_response(202, &pending),
+            )],
             fails: &["headers"],
         },
         Row {
@@ -240,22 +297,38 @@ fn rows() -> Vec<Row> {
             mounts: vec![(
                 "POST",
                 "/v2/videos/generations",
-                json_response(202, &json!({"id": "req-01HXYZVIDEO1234", "status": "queued"})).insert_header("X-Request-Id", "r1"),
+                json_response(
+                    202,
+                    &json!({"id": "req-01HXYZVIDEO1234", "status": "queued"}),
+                )
+                .insert_header("X-Request-Id", "r1"),
             )],
             fails: &["body"],
         },
         Row {
             name: "capture",
             case: CAPTURE_CASE,
-            mounts: vec![("POST", "/v2/videos/generations", json_response(202, &json!({"status": "pending"})))],
+            mounts: vec![(
+                "POST",
+                "/v2/videos/generations",
+                json_response(202, &json!({"status": "pending"})),
+            )],
             fails: &["capture"],
         },
         Row {
             name: "poll",
             case: CAPTURE_CASE,
             mounts: vec![
-                ("POST", "/v2/videos/generations", json_response(202, &pending)),
-                ("GET", "/v2/videos/generations/req-01HXYZVIDEO1234", json_response(200, &pending)),
+                (
+                    "POST",
+                    "/v2/videos/generations",
+                    json_response(202, &pending),
+                ),
+                (
+                    "GET",
+                    "/v2/videos/generations/req-01HXYZVIDEO1234",
+                    json_response(200, &pending),
+                ),
             ],
             fails: &["poll"],
         },
@@ -263,7 +336,11 @@ fn rows() -> Vec<Row> {
             name: "poll_conforming",
             case: CAPTURE_CASE,
             mounts: vec![
-                ("POST", "/v2/videos/generations", json_response(202, &pending)),
+                (
+                    "POST",
+                    "/v2/videos/generations",
+                    json_response(202, &pending),
+                ),
                 (
                     "GET",
                     "/v2/videos/generations/req-01HXYZVIDEO1234",
@@ -298,30 +375,59 @@ async fn each_check_fails_on_the_response_that_breaks_it() {
     for row in rows() {
         let server = MockServer::start().await;
         for (m, p, response) in row.mounts {
-            Mock::given(method(m)).and(path(p)).respond_with(response).mount(&server).await;
+            Mock::given(method(m))
+                .and(path(p))
+                .respond_with(response)
+                .mount(&server)
+                .await;
         }
         let runner = support::runner(&server.uri());
         let case = support::case(&format!("self/{}", row.name), row.case);
         let result = runner.run_case(&case).await;
         let failed = support::failed_checks(&result);
         if failed != row.fails {
-            problems.push(format!("{}: expected failed checks {:?}, got {:?} ({:?})", row.name, row.fails, failed, result.outcome));
+            problems.push(format!(
+                "{}: expected failed checks {:?}, got {:?} ({:?})",
+                row.name, row.fails, failed, result.outcome
+            ));
             continue;
         }
         let message = errcontract::render::failure(&case, &result, runner.target());
         if row.fails.is_empty() {
-            assert!(support::passed(&result), "{}: {:?}", row.name, result.outcome);
+            assert!(
+                support::passed(&result),
+                "{}: {:?}",
+                row.name,
+                result.outcome
+            );
             continue;
         }
         for check in row.fails {
-            assert!(message.contains(&format!("[{check}]")), "{}: the output does not name [{check}]:\n{message}", row.name);
+            assert!(
+                message.contains(&format!("[{check}]")),
+                "{}: the output does not name [{check}]:\n{message}",
+                row.name
+            );
         }
         assert!(message.contains("reproduce:"), "{message}");
-        assert!(message.contains(&format!("cargo test --test contract -- --exact case::self/{}", row.name)), "{message}");
+        assert!(
+            message.contains(&format!(
+                "cargo test --test contract -- --exact case::self/{}",
+                row.name
+            )),
+            "{message}"
+        );
         for key in [support::VALID_KEY, support::THROTTLED_KEY] {
-            assert!(!message.contains(key), "{}: the key is in the output", row.name);
+            assert!(
+                !message.contains(key),
+                "{}: the key is in the output",
+                row.name
+            );
         }
-        insta::assert_snapshot!(format!("failure_{}", row.name), normalize(&message, &server.uri()));
+        insta::assert_snapshot!(
+            format!("failure_{}", row.name),
+            normalize(&message, &server.uri())
+        );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -332,31 +438,61 @@ async fn envelope_checks_run_on_every_error_response_whatever_the_case_expected(
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v2/videos/generations"))
-        .respond_with(ResponseTemplate::new(503).set_body_raw("<html>Service Unavailable</html>", "text/html"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_raw("<html>Service Unavailable</html>", "text/html"),
+        )
         .mount(&server)
         .await;
     let (_, result) = support::run(&server.uri(), "self/success", SUBMIT_CASE).await;
-    assert_eq!(support::failed_checks(&result), vec!["body", "content_type", "headers", "json", "status", "table"]);
+    assert_eq!(
+        support::failed_checks(&result),
+        vec!["body", "content_type", "headers", "json", "status", "table"]
+    );
 }
 
 #[tokio::test]
 async fn an_unexpected_429_is_waited_out_then_the_case_is_judged() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(IMAGES)).respond_with(good_429()).up_to_n_times(1).with_priority(1).mount(&server).await;
-    Mock::given(method("POST")).and(path(IMAGES)).respond_with(json_response(400, &good_400())).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(IMAGES))
+        .respond_with(good_429())
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(IMAGES))
+        .respond_with(json_response(400, &good_400()))
+        .mount(&server)
+        .await;
     let (_, result) = support::run(&server.uri(), "self/throttled_once", RESOLUTION_CASE).await;
     assert!(support::passed(&result), "{:?}", result.outcome);
-    assert!(result.notes.iter().any(|n| n.contains("waited 1 s")), "{:?}", result.notes);
-    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2), "one resend after the wait");
+    assert!(
+        result.notes.iter().any(|n| n.contains("waited 1 s")),
+        "{:?}",
+        result.notes
+    );
+    assert_eq!(
+        server.received_requests().await.map(|r| r.len()),
+        Some(2),
+        "one resend after the wait"
+    );
 }
 
 #[tokio::test]
 async fn throttled_past_the_budget_is_inconclusive_never_pass_or_fail() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(IMAGES)).respond_with(good_429().insert_header("Retry-After", "1")).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(IMAGES))
+        .respond_with(good_429().insert_header("Retry-After", "1"))
+        .mount(&server)
+        .await;
     let (_, result) = support::run(&server.uri(), "self/throttled", RESOLUTION_CASE).await;
     match &result.outcome {
-        errcontract::run::Outcome::Inconclusive(why) => assert!(why.starts_with("inconclusive: throttled"), "{why}"),
+        errcontract::run::Outcome::Inconclusive(why) => {
+            assert!(why.starts_with("inconclusive: throttled"), "{why}")
+        }
         other => panic!("expected inconclusive, got {other:?}"),
     }
 }
@@ -366,12 +502,46 @@ async fn a_redirect_is_a_finding_never_followed() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(IMAGES))
-        .respond_with(ResponseTemplate::new(302).insert_header("Location", "https://elsewhere.example/v2/images/generations"))
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            "https://elsewhere.example/v2/images/generations",
+        ))
         .mount(&server)
         .await;
     let (case, result) = support::run(&server.uri(), "self/redirect", RESOLUTION_CASE).await;
     assert!(support::failed_checks(&result).contains(&"status"));
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
-    let msg = errcontract::render::failure(&case, &result, &support::runner(&server.uri()).target().clone());
-    assert!(msg.contains("a redirect to https://elsewhere.example"), "{msg}");
+    let msg = errcontract::render::failure(
+        &case,
+        &result,
+        &support::runner(&server.uri()).target().clone(),
+    );
+    assert!(
+        msg.contains("a redirect to https://elsewhere.example"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn the_client_side_rate_limit_spaces_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(IMAGES))
+        .respond_with(json_response(400, &good_400()))
+        .mount(&server)
+        .await;
+    let mut settings = support::settings();
+    settings.rps = 4.0;
+    let runner = support::runner_with(&server.uri(), settings, support::keys());
+    let case = support::case("self/rate", RESOLUTION_CASE);
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert!(support::passed(&runner.run_case(&case).await));
+    }
+    // Five requests at 4 per second, burst 1: at least four quarter-second gaps.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -77,6 +77,8 @@ fn list_ignored_lists_only_the_ignored() {
 #[test]
 fn exact_runs_one_case_and_the_first_line_names_the_target() {
     let dir = cases_dir();
+    // The fast path loads only the named file: a broken neighbour is not even read.
+    std::fs::write(dir.path().join("routing/broken.json"), "{ not json").expect("write");
     let out = run(dir.path(), &["case::routing/wrong-method", "--exact"], &[]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
