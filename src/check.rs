@@ -507,21 +507,22 @@ fn check_rate_limit_headers(ctx: &CheckContext<'_>, resp: &Incoming, v: &mut Ver
 fn leak_patterns() -> &'static (regex::RegexSet, Vec<(Regex, &'static str)>) {
     static PATTERNS: OnceLock<(regex::RegexSet, Vec<(Regex, &'static str)>)> = OnceLock::new();
     PATTERNS.get_or_init(|| {
-        let list: [(&str, &'static str); 5] = [
+        let list: [(&str, &'static str); 6] = [
             (
-                r"Traceback \(most recent call last\)|panicked at |stack backtrace:|Exception in thread|goroutine \d+ \[|^\s*at [\w$.<>]+\(|\n\s*at [\w$./<>]+[(:]|\bat [\w$.]+\([\w$.]+\.(java|kt|cs|js|ts):\d+\)",
+                r#"Traceback \(most recent call last\)|\bFile "[^"\n]+", line \d+|panicked at |panic: runtime error|stack backtrace:|Exception in thread|goroutine \d+ \[|^\s*at [\w$.<>]+\(|\n\s*at [\w$./<>]+[(:]|\n\s+at [^\n]*:\d+:\d+|\bat [\w$.]+\([\w$.]+\.(java|kt|cs|js|ts):\d+\)"#,
                 "a stack trace",
             ),
-            (r"[\w./-]+\.(rs|go|py|js|ts|java|rb|php|cs|cpp|c|h|kt|scala|ex|exs):\d+", "a source file and line"),
+            (r"[\w./-]+\.(rs|go|py|js|mjs|cjs|jsx|ts|tsx|java|rb|php|cs|cpp|cc|c|h|hpp|kt|scala|swift|ex|exs):\d+", "a source file and line"),
             (
-                r#"(^|[\s'"(=:])/(home|usr|var|srv|opt|etc|root|tmp|src|workspace|build|proc)/[\w./-]+"#,
+                r#"(^|[\s'"(=:])/(home|Users|usr|var|srv|opt|etc|root|tmp|src|app|data|mnt|run|workspace|build|proc)/[\w./-]+|\bfile:///[\w./-]+"#,
                 "an internal file path",
             ),
             (r"\b[A-Za-z]:\\[\w\\. -]+", "an internal file path"),
             (
-                r"\blocalhost(:\d+)?\b|\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b10\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b192\.168\.\d{1,3}\.\d{1,3}\b|\b172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}\b|[\w-]+\.(internal|local|svc\.cluster\.local|corp|lan)\b",
+                r"\blocalhost(:\d+)?\b|\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b10\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\b192\.168\.\d{1,3}\.\d{1,3}\b|\b172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}\b|\b169\.254\.\d{1,3}\.\d{1,3}\b|\[(::1|f[cd][0-9a-f]{2}:[0-9a-f:]*)\]|[\w-]+\.(internal|local|svc\.cluster\.local|corp|lan)\b",
                 "an internal host",
             ),
+            (r"\b[a-z][a-z0-9+.-]*://[^\s/@:]+:[^\s/@]+@[^\s/]+", "a URL with credentials"),
         ];
         let set = regex::RegexSet::new(list.iter().map(|(re, _)| *re)).expect("leak patterns compile");
         let each = list.iter().map(|(re, what)| (Regex::new(re).expect("leak pattern compiles"), *what)).collect();
@@ -656,15 +657,19 @@ fn check_expectations(
             );
             continue;
         }
-        if let (Some(re), Some(a)) = (&h.matches, actual)
+        // `matches` implies presence: a missing header matches nothing.
+        if let Some(re) = &h.matches
             && let Ok(rx) = Regex::new(re)
-            && !rx.is_match(a)
+            && !actual.is_some_and(|a| rx.is_match(a))
         {
             v.findings.push(
                 Finding::new(
                     check,
                     format!("{name} matching /{re}/"),
-                    format!("{name}: {a}"),
+                    match actual {
+                        Some(a) => format!("{name}: {a}"),
+                        None => format!("no {name} header"),
+                    },
                 )
                 .at(at),
             );
