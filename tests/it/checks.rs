@@ -545,3 +545,20 @@ async fn the_client_side_rate_limit_spaces_requests() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_header_expected_to_match_must_be_present() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(IMAGES))
+        .respond_with(json_response(400, &good_400()))
+        .mount(&server)
+        .await;
+    let case = RESOLUTION_CASE.replace(
+        "\"message_contains\": \"4K\" }",
+        "\"message_contains\": \"4K\", \"headers\": { \"X-RateLimit-Limit\": { \"matches\": \"^\\\\d+$\" } } }",
+    );
+    let (_, result) = support::run(&server.uri(), "self/header_missing", &case).await;
+    assert_eq!(support::failed_checks(&result), vec!["rate_limit_headers"]);
+    assert_eq!(result.findings()[0].actual, "no X-RateLimit-Limit header");
+}
