@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -69,39 +70,61 @@ def ensure_sdk() -> None:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range, so a server some other process binds to
+    port 0 meanwhile cannot take it before ours starts."""
+    low = 32768
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    sys.exit("error: found no free port for the server")
 
 
 def wait_for(addr: str, proc: subprocess.Popen | None, log: Path | None, timeout: float) -> None:
+    """Wait until `addr` accepts connections; for a server we started, also until its banner
+    names `addr`, so a stranger on the port is never mistaken for it."""
     host, port = addr.rsplit(":", 1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             tail = log.read_text(errors="replace")[-4000:] if log else ""
             sys.exit(f"error: the server exited with {proc.returncode} before listening:\n{tail}")
-        try:
-            with socket.create_connection((host, int(port)), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.25)
+        ours = log is None or f"http://{addr}" in log.read_text(errors="replace")
+        if ours:
+            try:
+                with socket.create_connection((host, int(port)), timeout=1):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.25)
     sys.exit(f"error: nothing listens on {addr} after {timeout:.0f} s")
 
 
 def start_server() -> tuple[str, subprocess.Popen, Path]:
-    addr = f"127.0.0.1:{free_port()}"
     log = ROOT / "target" / "sdk-check-serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    # Build first: a cold release build takes minutes, and the port is chosen only once the
+    # server can start at once.
+    print("building: cargo build --release ...", flush=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    addr = f"127.0.0.1:{free_port()}"
     cmd = [
         "cargo", "run", "--release", "--quiet", "--",
         "serve", "--addr", addr, "--rate-window-secs", "1",
     ]
-    print(f"starting: {' '.join(cmd)} (log: {log.relative_to(ROOT)}) ...", flush=True)
+    print(f"starting: {' '.join(cmd)} (log: {log.relative_to(ROOT)})", flush=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    # A cold release build takes minutes on a small machine.
-    wait_for(addr, proc, log, timeout=1800)
+    wait_for(addr, proc, log, timeout=120)
     return addr, proc, log
 
 
