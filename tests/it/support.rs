@@ -115,11 +115,15 @@ pub enum Raw {
 
 /// A raw TCP server on loopback; returns its base URL. It lives as long as the runtime.
 pub async fn raw_server(behaviour: Raw) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let behaviour = behaviour.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
@@ -152,7 +156,13 @@ pub async fn raw_server(behaviour: Raw) -> String {
 }
 
 /// A one-request case text expecting an error.
-pub fn error_case(method: &str, path: &str, status: u16, code: &str, param: Option<&str>) -> String {
+pub fn error_case(
+    method: &str,
+    path: &str,
+    status: u16,
+    code: &str,
+    param: Option<&str>,
+) -> String {
     let param = match param {
         Some(p) => format!("\"{p}\""),
         None => "null".into(),
