@@ -269,9 +269,10 @@ impl Shared {
         window.info(limit, now, len).headers()
     }
 
-    /// Steps 6 to 8 of a submission, then the charge: the RPM window, the concurrency limit,
-    /// the balance, the content policy. Returns the rate headers for the response and the
-    /// charge on success; every error carries the rate headers too.
+    /// Steps 6 to 8 of a submission: the RPM window, the concurrency limit, the balance, the
+    /// content policy. On success returns the rate headers for the response and the still-held
+    /// lock, so the caller charges under the same lock the balance was checked under. Every
+    /// error carries the rate headers too.
     fn admit(
         &self,
         ws: WorkspaceId,
