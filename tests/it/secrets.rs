@@ -1,1 +1,217 @@
-//! Self-tests: secrets.
+//! Secrets, proven: the whole suite runs against a target that echoes the request's
+//! Authorization header everywhere it can (response headers, the error message, `param`,
+//! `code`, a `doc_url` query, base64 and URL-encoded), with a distinct canary key for every
+//! role. Nothing errcontract prints or writes may contain any canary in any form.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::json;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// One canary per role: characters that change under base64 and percent-encoding included.
+const CANARIES: &[(&str, &str)] = &[
+    ("ERRCONTRACT_API_KEY", "sk_canary_valid/Q7+xLm=9d"),
+    ("ERRCONTRACT_REVOKED_API_KEY", "sk_canary_revoked~Zr4.Tq"),
+    ("ERRCONTRACT_ZERO_BALANCE_API_KEY", "sk_canary_zero-W2k8Pn"),
+    ("ERRCONTRACT_THROTTLED_API_KEY", "sk_canary_throttled_Hx3v"),
+];
+
+/// Percent-encoding that keeps RFC 3986's unreserved characters, as URL builders do.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Echo the Authorization header back in every place a response has.
+struct Echo;
+
+impl Respond for Echo {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let token = auth.trim_start_matches("Bearer ").to_string();
+        let pct = utf8_percent_encode(&auth, UNRESERVED).to_string();
+        let pct_all = utf8_percent_encode(&token, NON_ALPHANUMERIC).to_string();
+        let b64 = STANDARD.encode(&auth);
+        let b64_url = URL_SAFE_NO_PAD.encode(format!("user:{token}"));
+        let body = json!({"error": {
+            "message": format!("Invalid key {auth} (token {token}, b64 {b64}, {b64_url}, url {pct})"),
+            "type": "invalid_request_error",
+            "param": token,
+            "code": auth,
+            "doc_url": format!("https://docs.getimg.ai/guides/errors?key={pct}&k2={pct_all}"),
+            "debug": b64,
+        }});
+        // Vary the status by path so success, redirect, rate-limit and error paths all render.
+        let status = match request.url.path().len() % 5 {
+            0 => 200,
+            1 => 302,
+            2 => 429,
+            3 => 500,
+            _ => 400,
+        };
+        ResponseTemplate::new(status)
+            .set_body_raw(
+                body.to_string().into_bytes(),
+                &format!("application/json; echo={pct}"),
+            )
+            .insert_header("x-echo-authorization", auth.as_str())
+            .insert_header(
+                "location",
+                format!("https://elsewhere.example/cb?auth={pct}"),
+            )
+            .insert_header("retry-after", token.as_str())
+            .insert_header("x-ratelimit-limit", token.as_str())
+            .insert_header("x-ratelimit-remaining", b64.as_str())
+            .insert_header("x-ratelimit-reset", pct_all.as_str())
+    }
+}
+
+/// Every form a canary could take in output.
+fn forms(canary: &str) -> Vec<String> {
+    let mut forms = errcontract::redact::encoded_forms(canary);
+    forms.push(utf8_percent_encode(canary, UNRESERVED).to_string());
+    forms.push(STANDARD.encode(canary));
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_canary_key_appears_in_any_output_or_report() {
+    let server = MockServer::start().await;
+    Mock::given(any()).respond_with(Echo).mount(&server).await;
+    let reports = tempfile::tempdir().expect("tempdir");
+    let report_dir = reports.path().join("out");
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    cmd.args(["run", "--test-threads", "4"])
+        .env("ERRCONTRACT_BASE_URL", server.uri())
+        .env(
+            "ERRCONTRACT_FEATURES",
+            "fault_injection,content_policy_trigger,video_failure_trigger",
+        )
+        .env("ERRCONTRACT_ALLOW_BILLABLE", "1")
+        .env("ERRCONTRACT_REPORT_DIR", &report_dir)
+        .env("ERRCONTRACT_CASES", &cases)
+        .env("ERRCONTRACT_TIMEOUT_S", "2")
+        .env("ERRCONTRACT_CASE_DEADLINE_S", "5")
+        // Every request gets an answer at once; the default 5 rps would only slow the run.
+        .env("ERRCONTRACT_RPS", "0");
+    for (var, canary) in CANARIES {
+        cmd.env(var, canary);
+    }
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the run's thread")
+        .expect("errcontract runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+
+    // The test can fail: the run sent every canary, got echoes, failed cases, wrote reports.
+    let received = server.received_requests().await.unwrap_or_default();
+    for (var, canary) in CANARIES {
+        let sent = received.iter().any(|r| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains(canary))
+        });
+        assert!(
+            sent,
+            "no request carried the {var} canary; the scan would prove nothing"
+        );
+    }
+    assert!(
+        !output.status.success(),
+        "against an echoing target cases must fail\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("FAILED"),
+        "the run must fail cases\n{stdout}"
+    );
+    for (var, _) in CANARIES {
+        assert!(
+            stdout.contains(&format!("[REDACTED:{var}]")),
+            "the output never shows {var} redacted, so its echo was never rendered\n{stdout}"
+        );
+    }
+    let files = files_below(&report_dir);
+    for name in ["junit.xml", "report.json"] {
+        assert!(
+            files.iter().any(|f| f.ends_with(name)),
+            "{name} was not written: {files:?}\n{stderr}"
+        );
+    }
+
+    let mut outputs: Vec<(String, String)> = vec![
+        ("stdout".into(), stdout.clone()),
+        ("stderr".into(), stderr.clone()),
+    ];
+    for f in &files {
+        let bytes = std::fs::read(f).expect("read a report");
+        outputs.push((
+            f.display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
+    }
+    let mut hits = Vec::new();
+    for (var, canary) in CANARIES {
+        for form in forms(canary) {
+            for (name, text) in &outputs {
+                let n = text.matches(form.as_str()).count();
+                if n > 0 {
+                    let at = text.find(form.as_str()).unwrap_or(0);
+                    let from = text[..at]
+                        .char_indices()
+                        .rev()
+                        .nth(80)
+                        .map(|(i, _)| i)
+                        .unwrap_or(0);
+                    let context: String = text[from..].chars().take(200).collect();
+                    hits.push(format!(
+                        "{var} as {form:?}: {n} time(s) in {name}, e.g. …{context}…"
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "secrets: scanned stdout ({} bytes), stderr ({} bytes) and {} report file(s) for {} forms of {} canaries: {} hit(s)",
+        stdout.len(),
+        stderr.len(),
+        files.len(),
+        CANARIES.iter().map(|(_, c)| forms(c).len()).sum::<usize>(),
+        CANARIES.len(),
+        hits.len()
+    );
+    assert!(hits.is_empty(), "canaries leaked:\n{}", hits.join("\n"));
+}
