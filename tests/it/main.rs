@@ -9,6 +9,7 @@ mod harness_cli;
 mod reference;
 mod transport;
 
+mod bad_cases;
 mod deadlines;
 mod hostile_reference;
 mod mutants;
