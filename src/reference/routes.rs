@@ -31,8 +31,9 @@ use super::params::{image_params, video_params};
 use super::state::{Shared, VideoView};
 
 const SERVER_ERROR_MESSAGE: &str = "The server had an error while processing your request.";
-/// Longest range `GET /v2/billing/costs` accepts, in days between the two UTC dates.
-const MAX_COST_RANGE_DAYS: i64 = 366;
+/// Longest range `GET /v2/billing/costs` accepts, in days between the two UTC dates (the
+/// official SDK documents 180).
+const MAX_COST_RANGE_DAYS: i64 = 180;
 
 /// The whole application: routes, fallbacks and layers.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
