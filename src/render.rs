@@ -46,6 +46,10 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
         names.join(", "),
         case.spec.description
     ));
+    out.push_str(&format!(
+        "  --> {file}:{}\n",
+        case.locate(&format!("{}/request", record.base))
+    ));
     if let Some(x) = &record.exchange {
         let step_name = case
             .steps
