@@ -148,7 +148,7 @@ pub fn main(args: Arguments) -> ExitCode {
             let keys: Vec<&str> = settings.keys.keys().map(|r| r.as_str()).collect();
             let features: Vec<&str> = settings.features.iter().map(|f| f.as_str()).collect();
             let header = format!(
-                "errcontract: target {url} (ERRCONTRACT_BASE_URL); keys for roles: {}; features: {}; {} rps max",
+                "errcontract: target {url} (ERRCONTRACT_BASE_URL); keys for roles: {}; features: {}; {}",
                 if keys.is_empty() {
                     "none".to_string()
                 } else {
@@ -160,9 +160,9 @@ pub fn main(args: Arguments) -> ExitCode {
                     features.join(", ")
                 },
                 if settings.rps > 0.0 {
-                    settings.rps.to_string()
+                    format!("at most {} requests/s (ERRCONTRACT_RPS)", settings.rps)
                 } else {
-                    "no limit, ".to_string()
+                    "no request rate limit (ERRCONTRACT_RPS=0)".to_string()
                 }
             );
             (target, None, header)

@@ -235,3 +235,58 @@ fn reports_are_written_for_ci() {
         "a statically ignored case is not run, so not reported"
     );
 }
+
+#[test]
+fn billable_and_feature_cases_are_ignored_on_other_targets_with_the_reason() {
+    let dir = cases_dir();
+    std::fs::write(
+        dir.path().join("routing/billable.json"),
+        GOOD.replace("\"tags\"", "\"billable_if_accepted\": true,\n  \"tags\""),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("routing/fault.json"),
+        GOOD.replace(
+            "\"tags\"",
+            "\"requires\": [\"fault_injection\"],\n  \"tags\"",
+        ),
+    )
+    .expect("write");
+    // A named target (the reference server's own code, reached as an outside target).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = rt
+        .block_on(errcontract::reference::start(
+            errcontract::reference::Config::default(),
+        ))
+        .expect("start");
+    let base = server.base_url();
+    let key = errcontract::reference::Config::default().keys().valid;
+    let envs = [
+        ("ERRCONTRACT_BASE_URL", base.as_str()),
+        ("ERRCONTRACT_API_KEY", key.as_str()),
+    ];
+    let text = stdout(&run(dir.path(), &["routing/"], &envs));
+    assert!(
+        text.contains(
+            "ignored (billable if the target wrongly accepts it: set ERRCONTRACT_ALLOW_BILLABLE=1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("ignored (needs the target feature fault_injection"),
+        "{text}"
+    );
+    assert!(!text.contains(&key), "the key was printed");
+    let envs = [
+        envs[0],
+        envs[1],
+        ("ERRCONTRACT_ALLOW_BILLABLE", "1"),
+        ("ERRCONTRACT_FEATURES", "fault_injection"),
+    ];
+    let text = stdout(&run(dir.path(), &["routing/billable"], &envs));
+    assert!(text.contains("1 passed"), "{text}");
+}
