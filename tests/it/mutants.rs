@@ -1346,3 +1346,37 @@ async fn no_leak_catches_each_shape_of_leak_and_passes_clean_messages() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The catalog as the Markdown table docs/mutants.md shows.
+fn docs_table() -> String {
+    let mut out = String::from(
+        "| # | mutant | fault | caught by | the output says |\n|---|---|---|---|---|\n",
+    );
+    for (i, m) in catalog().iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | `{}` | `{}` |",
+            i + 1,
+            m.name,
+            m.fault,
+            m.check,
+            m.says.replace('\n', " ")
+        );
+    }
+    out
+}
+
+#[test]
+fn docs_mutants_md_shows_the_current_catalog() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mutants.md");
+    let docs = std::fs::read_to_string(&path).unwrap_or_default();
+    let table = docs_table();
+    assert!(
+        docs.contains(&table),
+        "docs/mutants.md does not show the current catalog; replace its table with:\n\n{table}"
+    );
+    // every_mutant_is_killed holds the score at 100%, so the documented one is all of them.
+    let n = catalog().len();
+    let score = format!("Score: {n} of {n} killed (100%)");
+    assert!(docs.contains(&score), "docs/mutants.md must say {score:?}");
+}
