@@ -152,13 +152,13 @@ const CASES: &[(&str, &str)] = &[
 
 /// What the proxy saw of a request.
 #[derive(Debug, Clone)]
-pub struct Seen {
+struct Seen {
     /// The method.
-    pub method: String,
+    method: String,
     /// Path and query.
-    pub target: String,
+    target: String,
     /// The bearer token, when the request had one.
-    pub token: String,
+    token: String,
 }
 
 /// How the reply's length goes on the wire.
@@ -437,17 +437,17 @@ async fn write_reply(mut sock: TcpStream, reply: Reply) -> std::io::Result<()> {
 // --- The catalog ---
 
 /// One broken server and what must catch it.
-pub struct Mutant {
+struct Mutant {
     /// A short id.
-    pub name: &'static str,
+    name: &'static str,
     /// The fault, in words (docs/mutants.md shows these).
-    pub fault: &'static str,
+    fault: &'static str,
     /// The case run against it.
-    pub case: &'static str,
+    case: &'static str,
     /// The check that must be among the failed ones.
-    pub check: &'static str,
+    check: &'static str,
     /// A phrase the rendered failure must contain: it says what is wrong.
-    pub says: &'static str,
+    says: &'static str,
     fault_fn: Fault,
 }
 
@@ -489,7 +489,7 @@ const JAVA_TRACE: &str = "java.lang.NullPointerException: model is null\n\tat ai
 const GO_PANIC: &str = "panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 42 [running]:\nmain.generate()";
 
 /// Every mutant. Adding one is adding a row.
-pub fn catalog() -> Vec<Mutant> {
+fn catalog() -> Vec<Mutant> {
     vec![
         // The envelope and its fields.
         mutant(
