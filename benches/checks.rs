@@ -57,7 +57,7 @@ fn main() {
         contract: &contract,
         expect: Some((&step.expect, "/expect")),
         secrets: &secrets,
-        sent_token: None,
+        request: None,
         now: SystemTime::now(),
     };
     assert!(

@@ -159,8 +159,9 @@ pub struct CheckContext<'a> {
     pub expect: Option<(&'a Expect, &'a str)>,
     /// Secret values the response must never contain (the request's own key first).
     pub secrets: &'a crate::redact::Secrets,
-    /// An explicit token the request sent (not a configured secret, still never to be echoed).
-    pub sent_token: Option<&'a str>,
+    /// The request that was sent: its bearer token must never come back, and what it sent
+    /// (path, query, body) may be echoed without counting as a leak.
+    pub request: Option<&'a crate::probe::Outgoing>,
     /// The clock, for Retry-After dates and X-RateLimit-Reset.
     pub now: SystemTime,
 }
@@ -539,7 +540,13 @@ fn check_no_leak(ctx: &CheckContext<'_>, raw: &str, body: Option<&Value>, v: &mu
             found.join(", ")
         ));
     }
-    if let Some(token) = ctx.sent_token
+    let token = ctx.request.and_then(|r| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.split_once(' ').map_or(v.as_str(), |(_, t)| t).trim())
+    });
+    if let Some(token) = token
         && token.len() >= 8
         && raw.contains(token)
     {
@@ -552,7 +559,18 @@ fn check_no_leak(ctx: &CheckContext<'_>, raw: &str, body: Option<&Value>, v: &mu
     let (set, each) = leak_patterns();
     for index in set.matches(text).iter() {
         let (re, what) = &each[index];
-        if let Some(m) = re.find(text) {
+        // What the request itself sent (an unknown path, a model name) may be quoted back.
+        let echoed = |m: &str| {
+            ctx.request.is_some_and(|r| {
+                // The path and query only: the target's own host is no excuse to name it.
+                let sent_path = r.url.splitn(4, '/').nth(3).unwrap_or("");
+                sent_path.contains(m.trim_start_matches('/'))
+                    || r.body
+                        .as_ref()
+                        .is_some_and(|b| String::from_utf8_lossy(b).contains(m))
+            })
+        };
+        if let Some(m) = re.find_iter(text).find(|m| !echoed(m.as_str().trim())) {
             let excerpt: String = m.as_str().chars().take(80).collect();
             problems.push(format!(
                 "the message carries {what}: {:?}",

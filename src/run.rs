@@ -257,39 +257,15 @@ impl Runner {
                 verdict: Verdict::default(),
                 endpoint: step.request.path.clone(),
             };
-            let sent_token = match &step.request.auth {
-                Auth::Explicit { authorization } => Some(
-                    authorization
-                        .trim_start_matches("Bearer ")
-                        .trim()
-                        .to_string(),
-                ),
-                Auth::Role(Role::Malformed) => Some(MALFORMED_TOKEN.to_string()),
-                _ => None,
-            };
             let expect_at = format!("{base}/expect");
             let flow = match &step.poll {
                 None => {
-                    self.send_checked(
-                        outgoing,
-                        &step.expect,
-                        &expect_at,
-                        sent_token.as_deref(),
-                        &mut record,
-                        result,
-                    )
-                    .await
+                    self.send_checked(outgoing, &step.expect, &expect_at, &mut record, result)
+                        .await
                 }
                 Some(_) => {
-                    self.poll(
-                        step,
-                        outgoing,
-                        &expect_at,
-                        sent_token.as_deref(),
-                        &mut record,
-                        result,
-                    )
-                    .await
+                    self.poll(step, outgoing, &expect_at, &mut record, result)
+                        .await
                 }
             };
             match flow {
@@ -319,18 +295,17 @@ impl Runner {
         outgoing: Outgoing,
         expect: &Expect,
         expect_at: &str,
-        sent_token: Option<&str>,
         record: &mut StepRecord,
         result: &mut CaseResult,
     ) -> Flow {
         let exchange = match self
-            .send_patiently(outgoing, expect.status, sent_token, record, result)
+            .send_patiently(outgoing, expect.status, record, result)
             .await
         {
             Ok(x) => x,
             Err(flow) => return flow,
         };
-        record.verdict = self.check(&exchange, Some((expect, expect_at)), sent_token);
+        record.verdict = self.check(&exchange, Some((expect, expect_at)));
         record.exchange = Some(exchange);
         Flow::Done
     }
@@ -340,7 +315,6 @@ impl Runner {
         step: &Step,
         outgoing: Outgoing,
         expect_at: &str,
-        sent_token: Option<&str>,
         record: &mut StepRecord,
         result: &mut CaseResult,
     ) -> Flow {
@@ -351,19 +325,13 @@ impl Runner {
         let timeout = Duration::from_millis(poll.timeout_ms);
         loop {
             let exchange = match self
-                .send_patiently(
-                    outgoing.clone(),
-                    step.expect.status,
-                    sent_token,
-                    record,
-                    result,
-                )
+                .send_patiently(outgoing.clone(), step.expect.status, record, result)
                 .await
             {
                 Ok(x) => x,
                 Err(flow) => return flow,
             };
-            let intermediate = self.check(&exchange, None, sent_token);
+            let intermediate = self.check(&exchange, None);
             let state = intermediate
                 .body
                 .as_ref()
@@ -378,7 +346,7 @@ impl Runner {
                 .as_ref()
                 .is_ok_and(|r| (200..300).contains(&r.status));
             if terminal || !ok_response || !intermediate.passed() {
-                record.verdict = self.check(&exchange, Some((&step.expect, expect_at)), sent_token);
+                record.verdict = self.check(&exchange, Some((&step.expect, expect_at)));
                 record.exchange = Some(exchange);
                 return Flow::Done;
             }
@@ -414,7 +382,6 @@ impl Runner {
         &self,
         outgoing: Outgoing,
         expected_status: u16,
-        sent_token: Option<&str>,
         record: &mut StepRecord,
         result: &mut CaseResult,
     ) -> Result<Exchange, Flow> {
@@ -428,7 +395,7 @@ impl Runner {
             if !throttled {
                 return Ok(exchange);
             }
-            let verdict = self.check(&exchange, None, sent_token);
+            let verdict = self.check(&exchange, None);
             let retry_after = exchange
                 .response
                 .as_ref()
@@ -461,17 +428,12 @@ impl Runner {
         self.probe.send(outgoing).await
     }
 
-    fn check(
-        &self,
-        exchange: &Exchange,
-        expect: Option<(&Expect, &str)>,
-        sent_token: Option<&str>,
-    ) -> Verdict {
+    fn check(&self, exchange: &Exchange, expect: Option<(&Expect, &str)>) -> Verdict {
         let ctx = CheckContext {
             contract: &self.contract,
             expect,
             secrets: &self.target.secrets,
-            sent_token,
+            request: Some(&exchange.request),
             now: SystemTime::now(),
         };
         match &exchange.response {

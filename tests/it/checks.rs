@@ -562,3 +562,41 @@ async fn a_header_expected_to_match_must_be_present() {
     assert_eq!(support::failed_checks(&result), vec!["rate_limit_headers"]);
     assert_eq!(result.findings()[0].actual, "no X-RateLimit-Limit header");
 }
+
+#[tokio::test]
+async fn no_leak_lets_a_message_quote_what_the_request_sent() {
+    // The request names a model that looks like a host; quoting it back is not a leak.
+    let server = MockServer::start().await;
+    let body = error_body(
+        "Unknown model 'db.internal'.",
+        json!("model"),
+        "invalid_parameter",
+    );
+    Mock::given(method("POST"))
+        .and(path(IMAGES))
+        .respond_with(json_response(400, &body))
+        .mount(&server)
+        .await;
+    let case = RESOLUTION_CASE
+        .replace(
+            "\"seedream-5-lite\", \"prompt\"",
+            "\"db.internal\", \"prompt\"",
+        )
+        .replace(
+            "\"param\": \"resolution\", \"message_contains\": \"4K\"",
+            "\"param\": \"model\"",
+        );
+    let (_, result) = support::run(&server.uri(), "self/echo", &case).await;
+    assert!(support::passed(&result), "{:?}", result.findings());
+    // The same message to a request that did not send it is a leak.
+    let (_, result) = support::run(
+        &server.uri(),
+        "self/echo",
+        &RESOLUTION_CASE.replace(
+            "\"param\": \"resolution\", \"message_contains\": \"4K\"",
+            "\"param\": \"model\"",
+        ),
+    )
+    .await;
+    assert_eq!(support::failed_checks(&result), vec!["no_leak"]);
+}
