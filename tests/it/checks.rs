@@ -11,16 +11,6 @@ use crate::support;
 const IMAGES: &str = "/v2/images/generations";
 
 /// The case most mutants answer: 4K on seedream-5-lite.
-const RESOLUTION_CASE: &str = r#"{
-  "description": "4K is not a resolution seedream-5-lite supports",
-  "tags": ["images", "invalid_parameter"],
-  "request": {
-    "method": "POST",
-    "path": "/v2/images/generations",
-    "json": { "model": "seedream-5-lite", "prompt": "a lighthouse at dusk", "resolution": "4K" }
-  },
-  "expect": { "status": 400, "code": "invalid_parameter", "param": "resolution", "message_contains": "4K" }
-}"#;
 
 const THROTTLED_CASE: &str = r#"{
   "description": "the throttled workspace gets 429 rate_limit",
@@ -121,7 +111,7 @@ fn rows() -> Vec<Row> {
     vec![
         Row {
             name: "conforming_400",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, json_response(400, &good_400()))],
             fails: &[],
         },
@@ -143,7 +133,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "content_type",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![(
                 "POST",
                 IMAGES,
@@ -154,7 +144,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "json",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![(
                 "POST",
                 IMAGES,
@@ -164,7 +154,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "schema",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
                 b["error"]["type"] = json!("api_error");
@@ -174,7 +164,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "table",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
                 b["error"]["code"] = json!("not_found");
@@ -185,7 +175,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "code",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
                 b["error"]["code"] = json!("parameter_missing");
@@ -195,7 +185,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "param",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
                 b["error"]["param"] = json!("aspect_ratio");
@@ -205,7 +195,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "message",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
                 b["error"]["message"] = json!("Bad request.");
@@ -215,7 +205,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "retryable",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![(
                 "POST",
                 IMAGES,
@@ -262,7 +252,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "doc_url",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
                 b["error"]["doc_url"] = json!("/guides/errors");
@@ -272,7 +262,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "no_leak",
-            case: RESOLUTION_CASE,
+            case: support::RESOLUTION_CASE,
             mounts: vec![("POST", IMAGES, {
                 let mut b = good_400();
                 b["error"]["message"] =
@@ -466,7 +456,12 @@ async fn an_unexpected_429_is_waited_out_then_the_case_is_judged() {
         .respond_with(json_response(400, &good_400()))
         .mount(&server)
         .await;
-    let (_, result) = support::run(&server.uri(), "self/throttled_once", RESOLUTION_CASE).await;
+    let (_, result) = support::run(
+        &server.uri(),
+        "self/throttled_once",
+        support::RESOLUTION_CASE,
+    )
+    .await;
     assert!(support::passed(&result), "{:?}", result.outcome);
     assert!(
         result.notes.iter().any(|n| n.contains("waited 1 s")),
@@ -488,7 +483,7 @@ async fn throttled_past_the_budget_is_inconclusive_never_pass_or_fail() {
         .respond_with(good_429().insert_header("Retry-After", "1"))
         .mount(&server)
         .await;
-    let (_, result) = support::run(&server.uri(), "self/throttled", RESOLUTION_CASE).await;
+    let (_, result) = support::run(&server.uri(), "self/throttled", support::RESOLUTION_CASE).await;
     match &result.outcome {
         errcontract::run::Outcome::Inconclusive(why) => {
             assert!(why.starts_with("inconclusive: throttled"), "{why}")
@@ -508,7 +503,8 @@ async fn a_redirect_is_a_finding_never_followed() {
         ))
         .mount(&server)
         .await;
-    let (case, result) = support::run(&server.uri(), "self/redirect", RESOLUTION_CASE).await;
+    let (case, result) =
+        support::run(&server.uri(), "self/redirect", support::RESOLUTION_CASE).await;
     assert!(support::failed_checks(&result).contains(&"status"));
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
     let msg = errcontract::render::failure(
@@ -533,7 +529,7 @@ async fn the_client_side_rate_limit_spaces_requests() {
     let mut settings = support::settings();
     settings.rps = 4.0;
     let runner = support::runner_with(&server.uri(), settings, support::keys());
-    let case = support::case("self/rate", RESOLUTION_CASE);
+    let case = support::case("self/rate", support::RESOLUTION_CASE);
     let started = std::time::Instant::now();
     for _ in 0..5 {
         assert!(support::passed(&runner.run_case(&case).await));
@@ -554,7 +550,7 @@ async fn a_header_expected_to_match_must_be_present() {
         .respond_with(json_response(400, &good_400()))
         .mount(&server)
         .await;
-    let case = RESOLUTION_CASE.replace(
+    let case = support::RESOLUTION_CASE.replace(
         "\"message_contains\": \"4K\" }",
         "\"message_contains\": \"4K\", \"headers\": { \"X-RateLimit-Limit\": { \"matches\": \"^\\\\d+$\" } } }",
     );
@@ -577,7 +573,7 @@ async fn no_leak_lets_a_message_quote_what_the_request_sent() {
         .respond_with(json_response(400, &body))
         .mount(&server)
         .await;
-    let case = RESOLUTION_CASE
+    let case = support::RESOLUTION_CASE
         .replace(
             "\"seedream-5-lite\", \"prompt\"",
             "\"db.internal\", \"prompt\"",
@@ -592,7 +588,7 @@ async fn no_leak_lets_a_message_quote_what_the_request_sent() {
     let (_, result) = support::run(
         &server.uri(),
         "self/echo",
-        &RESOLUTION_CASE.replace(
+        &support::RESOLUTION_CASE.replace(
             "\"param\": \"resolution\", \"message_contains\": \"4K\"",
             "\"param\": \"model\"",
         ),

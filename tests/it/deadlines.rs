@@ -17,17 +17,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{self, Raw};
 
-const ONE_REQUEST: &str = r#"{
-  "description": "4K is not a resolution seedream-5-lite supports",
-  "tags": ["images", "invalid_parameter"],
-  "request": {
-    "method": "POST",
-    "path": "/v2/images/generations",
-    "json": { "model": "seedream-5-lite", "prompt": "a lighthouse at dusk", "resolution": "4K" }
-  },
-  "expect": { "status": 400, "code": "invalid_parameter", "param": "resolution" }
-}"#;
-
 /// A flow with a poll that may take a minute: only the case deadline can end it early.
 fn video_flow(timeout_ms: u64) -> String {
     format!(
@@ -80,7 +69,7 @@ async fn a_silent_target_fails_the_case_at_the_request_timeout() {
     let mut settings = support::settings();
     settings.timeout = Duration::from_secs(1);
     let runner = support::runner_with(&base, settings, support::keys());
-    let case = support::case("deadlines/silent", ONE_REQUEST);
+    let case = support::case("deadlines/silent", support::RESOLUTION_CASE);
     let started = Instant::now();
     let result = runner.run_case(&case).await;
     let elapsed = started.elapsed();
@@ -101,7 +90,7 @@ async fn the_case_deadline_ends_a_case_the_request_timeout_would_not() {
     settings.timeout = Duration::from_secs(60);
     settings.case_deadline = Duration::from_secs(1);
     let runner = support::runner_with(&base, settings, support::keys());
-    let case = support::case("deadlines/case-deadline", ONE_REQUEST);
+    let case = support::case("deadlines/case-deadline", support::RESOLUTION_CASE);
     let started = Instant::now();
     let result = runner.run_case(&case).await;
     let elapsed = started.elapsed();
@@ -159,7 +148,7 @@ async fn cases_started_after_the_run_deadline_are_inconclusive() {
     settings.timeout = Duration::from_millis(500);
     settings.run_deadline = Duration::from_millis(300);
     let runner = support::runner_with(&base, settings, support::keys());
-    let case = support::case("deadlines/run-deadline", ONE_REQUEST);
+    let case = support::case("deadlines/run-deadline", support::RESOLUTION_CASE);
     // The first case starts in time and fails at its request timeout, which passes the run
     // deadline; the next one must not be sent at all.
     let first = runner.run_case(&case).await;

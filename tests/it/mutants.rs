@@ -23,17 +23,6 @@ use crate::support;
 
 // --- The cases: realistic, one per error of the table, like those in cases/ ---
 
-const RESOLUTION: &str = r#"{
-  "description": "4K is not a resolution seedream-5-lite supports",
-  "tags": ["images", "invalid_parameter"],
-  "request": {
-    "method": "POST",
-    "path": "/v2/images/generations",
-    "json": { "model": "seedream-5-lite", "prompt": "a lighthouse at dusk", "resolution": "4K" }
-  },
-  "expect": { "status": 400, "code": "invalid_parameter", "param": "resolution", "message_contains": "4K" }
-}"#;
-
 const MISSING_PROMPT: &str = r#"{
   "description": "an image generation without a prompt names the missing parameter",
   "tags": ["images", "parameter_missing"],
@@ -137,7 +126,7 @@ const VIDEO_FAILURE: &str = r#"{
 
 /// Every case the catalog uses, for the controls.
 const CASES: &[(&str, &str)] = &[
-    ("images/resolution", RESOLUTION),
+    ("images/resolution", support::RESOLUTION_CASE),
     ("images/missing-prompt", MISSING_PROMPT),
     ("auth/revoked", REVOKED),
     ("billing/zero-balance", ZERO_BALANCE),
@@ -495,7 +484,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "wrong_type",
             "`error.type` is `api_error`, not `invalid_request_error`",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "schema",
             "\"invalid_request_error\" was expected",
             |_, r| r.edit(|v| v["error"]["type"] = json!("api_error")),
@@ -531,7 +520,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "code_not_in_table",
             "`code` is `unsupported_resolution`, a code the table does not have",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "table",
             "\"unsupported_resolution\", which the table does not have",
             |_, r| r.edit(|v| v["error"]["code"] = json!("unsupported_resolution")),
@@ -547,7 +536,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "param_missing",
             "`param` left out",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "param",
             "got (missing)",
             |_, r| {
@@ -591,7 +580,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "message_without_value",
             "`message` does not name the unsupported value",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "message",
             "a message containing \"4K\"",
             |_, r| set_message(r, "Invalid parameter."),
@@ -599,7 +588,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "flattened_envelope",
             "the error's fields at the top level, no `error` object",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "schema",
             "\"error\" is a required property",
             |_, r| r.edit(|v| *v = v["error"].clone()),
@@ -615,7 +604,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "extra_top_level_field",
             "a `request_id` beside `error` at the top level",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "schema",
             "Additional properties are not allowed ('request_id' was unexpected)",
             |_, r| r.edit(|v| v["request_id"] = json!("req-01HXYZ")),
@@ -623,7 +612,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "ok_with_error_body",
             "200 with the error body",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "status",
             "got 200",
             |_, r| r.status = 200,
@@ -631,7 +620,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "redirect_to_another_host",
             "a 307 redirect to another host",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "status",
             "a redirect to https://api.elsewhere.example/v2/images/generations",
             |seen, r| {
@@ -669,7 +658,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "text_plain",
             "`Content-Type: text/plain` on the JSON error",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "content_type",
             "got text/plain",
             |_, r| r.set_header("content-type", "text/plain; charset=utf-8"),
@@ -677,7 +666,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "two_content_types",
             "two `Content-Type` headers",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "content_type",
             "2 Content-Type headers",
             |_, r| {
@@ -707,7 +696,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "byte_order_mark",
             "a UTF-8 byte-order mark before the JSON",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "json",
             "byte-order mark",
             |_, r| {
@@ -717,7 +706,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "invalid_utf8",
             "a byte sequence in the message that is not UTF-8",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "json",
             "the body is not valid UTF-8",
             |_, r| {
@@ -728,7 +717,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "duplicate_keys",
             "`code` twice in the error object (the same value)",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "json",
             "duplicate key",
             |_, r| {
@@ -743,7 +732,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "deeply_nested_json",
             "an extra `details` field nested 10,000 levels deep",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "json",
             "JSON nested deeper than 64 levels",
             |_, r| {
@@ -913,7 +902,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "source_file_and_line",
             "a source file and line in the message",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "no_leak",
             "the message carries a source file and line",
             |_, r| {
@@ -947,7 +936,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "request_key_base64",
             "the request's Authorization header, base64-encoded, in the message",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "no_leak",
             "the body contains the API key of ERRCONTRACT_API_KEY",
             |seen, r| {
@@ -977,7 +966,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "connection_reset",
             "the connection reset instead of an answer",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "transport",
             "the connection was reset by the server",
             |_, r| r.wire = Wire::Reset,
@@ -985,7 +974,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "truncated_body",
             "the body cut short of its `Content-Length`",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "transport",
             "the body was cut short after",
             |_, r| r.length = Length::Declared(r.body.len() + 64),
@@ -993,7 +982,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "garbage_status_line",
             "a status line that is not HTTP",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "transport",
             "the response is not valid HTTP",
             |_, r| r.status_line = Some("HTTX/9 four hundred".into()),
@@ -1001,7 +990,7 @@ fn catalog() -> Vec<Mutant> {
         mutant(
             "slow_trickle",
             "the answer one byte per 100 ms, past the 2 s timeout",
-            RESOLUTION,
+            support::RESOLUTION_CASE,
             "transport",
             "timed out after 2s",
             |_, r| r.wire = Wire::Trickle(Duration::from_millis(100)),

@@ -22,6 +22,18 @@ pub fn contract() -> Arc<Contract> {
         .clone()
 }
 
+/// The guide's own example, the case most self-tests send: 4K on seedream-5-lite.
+pub const RESOLUTION_CASE: &str = r#"{
+  "description": "4K is not a resolution seedream-5-lite supports",
+  "tags": ["images", "invalid_parameter"],
+  "request": {
+    "method": "POST",
+    "path": "/v2/images/generations",
+    "json": { "model": "seedream-5-lite", "prompt": "a lighthouse at dusk", "resolution": "4K" }
+  },
+  "expect": { "status": 400, "code": "invalid_parameter", "param": "resolution", "message_contains": "4K" }
+}"#;
+
 /// Keys the test targets use; distinctive so leaks are easy to find.
 pub const VALID_KEY: &str = "sk_test_selftest_valid_4f9a";
 pub const REVOKED_KEY: &str = "sk_test_selftest_revoked_77c1";
