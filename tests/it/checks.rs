@@ -10,8 +10,6 @@ use crate::support;
 
 const IMAGES: &str = "/v2/images/generations";
 
-/// The case most mutants answer: 4K on seedream-5-lite.
-
 const THROTTLED_CASE: &str = r#"{
   "description": "the throttled workspace gets 429 rate_limit",
   "tags": ["images", "rate_limit"],
