@@ -24,11 +24,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use super::FAULT_HEADER;
 use super::body::{drain, read_json_object};
-use super::catalog::Kind;
+use super::catalog::{Catalog, Kind};
 use super::error::{ApiError, echo};
 use super::media::{self, FileKind, iso8601};
 use super::params::{image_params, video_params};
-use super::state::{Shared, VideoView};
+use super::state::{Shared, VideoView, WorkspaceId};
 
 const SERVER_ERROR_MESSAGE: &str = "The server had an error while processing your request.";
 /// Longest range `GET /v2/billing/costs` accepts, in days between the two UTC dates (the
@@ -142,23 +142,35 @@ fn path_tail(parts: &Parts, prefix: &str) -> String {
     percent_decode_str(tail).decode_utf8_lossy().into_owned()
 }
 
-async fn create_image(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+/// The steps both generation endpoints share: authenticate (draining the body on failure),
+/// read the JSON object, validate it; errors after authentication carry the rate headers.
+async fn admit<'s, P>(
+    shared: &'s Shared,
+    req: Request,
+    kind: Kind,
+    validate: impl FnOnce(&'s Catalog, &serde_json::Map<String, Value>) -> Result<P, ApiError>,
+) -> Result<(Parts, WorkspaceId, P), Response> {
     let (parts, body) = req.into_parts();
     let ws = match shared.authenticate(&parts) {
         Ok(ws) => ws,
         Err(e) => {
             drain(body).await;
-            return shared.errors.respond(e);
+            return Err(shared.errors.respond(e));
         }
     };
-    let rate = shared.rate_headers(ws, Kind::Image);
-    let json = match read_json_object(&parts.headers, body).await {
-        Ok(json) => json,
-        Err(e) => return shared.errors.respond(e.with_headers(&rate)),
-    };
-    let params = match image_params(&shared.catalog, &json) {
-        Ok(params) => params,
-        Err(e) => return shared.errors.respond(e.with_headers(&rate)),
+    let rate = shared.rate_headers(ws, kind);
+    let json = read_json_object(&parts.headers, body)
+        .await
+        .map_err(|e| shared.errors.respond(e.with_headers(&rate)))?;
+    let params = validate(&shared.catalog, &json)
+        .map_err(|e| shared.errors.respond(e.with_headers(&rate)))?;
+    Ok((parts, ws, params))
+}
+
+async fn create_image(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, ws, params) = match admit(&shared, req, Kind::Image, image_params).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
     };
     let (headers, charge) = match shared.submit_image(ws, &params) {
         Ok(ok) => ok,
@@ -194,22 +206,9 @@ async fn create_image(State(shared): State<Arc<Shared>>, req: Request) -> Respon
 }
 
 async fn create_video(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let ws = match shared.authenticate(&parts) {
-        Ok(ws) => ws,
-        Err(e) => {
-            drain(body).await;
-            return shared.errors.respond(e);
-        }
-    };
-    let rate = shared.rate_headers(ws, Kind::Video);
-    let json = match read_json_object(&parts.headers, body).await {
-        Ok(json) => json,
-        Err(e) => return shared.errors.respond(e.with_headers(&rate)),
-    };
-    let params = match video_params(&shared.catalog, &json) {
-        Ok(params) => params,
-        Err(e) => return shared.errors.respond(e.with_headers(&rate)),
+    let (_, ws, params) = match admit(&shared, req, Kind::Video, video_params).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
     };
     match shared.submit_video(ws, &params) {
         Ok((headers, id)) => ok(
