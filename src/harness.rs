@@ -272,6 +272,14 @@ pub fn main(args: Arguments) -> ExitCode {
             print!("\n{text}");
         }
     }
+    let summary = ignored_summary(&results);
+    if !summary.is_empty() {
+        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+            eprint!("\n{summary}");
+        } else {
+            print!("\n{summary}");
+        }
+    }
     if let Some(dir) = &settings.report_dir {
         let mut sorted = entries;
         sorted.sort_by(|a, b| a.trial.cmp(&b.trial));
@@ -290,6 +298,30 @@ pub fn main(args: Arguments) -> ExitCode {
         }
     }
     conclusion.exit_code()
+}
+
+/// Cases not run, grouped by reason, so a user sees what to set to run more of them.
+fn ignored_summary(results: &[crate::run::CaseResult]) -> String {
+    let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in results {
+        if let Outcome::Ignored(why) | Outcome::Inconclusive(why) = &r.outcome {
+            *by_reason.entry(why.as_str()).or_default() += 1;
+        }
+    }
+    if by_reason.is_empty() {
+        return String::new();
+    }
+    let total: usize = by_reason.values().sum();
+    let mut out = format!(
+        "{total} case{} not run or not concluded:\n",
+        if total == 1 { "" } else { "s" }
+    );
+    let mut rows: Vec<(&str, usize)> = by_reason.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    for (why, n) in rows {
+        out.push_str(&format!("  {n:>4}  {why}\n"));
+    }
+    out
 }
 
 fn record(entries: &Mutex<Vec<Entry>>, entry: Entry) {

@@ -280,6 +280,10 @@ fn billable_and_feature_cases_are_ignored_on_other_targets_with_the_reason() {
         text.contains("ignored (needs the target feature fault_injection"),
         "{text}"
     );
+    assert!(
+        text.contains("2 cases not run or not concluded:\n     1  billable if"),
+        "{text}"
+    );
     assert!(!text.contains(&key), "the key was printed");
     let envs = [
         envs[0],
