@@ -677,7 +677,7 @@ fn check_expectations(
         }
         // `matches` implies presence: a missing header matches nothing.
         if let Some(re) = &h.matches
-            && let Ok(rx) = Regex::new(re)
+            && let Some(rx) = compiled(re)
             && !actual.is_some_and(|a| rx.is_match(a))
         {
             v.findings.push(
@@ -741,7 +741,7 @@ fn check_message(
         );
     }
     if let Some(re) = matches
-        && let Ok(rx) = Regex::new(re)
+        && let Some(rx) = compiled(re)
         && !message.is_some_and(|m| rx.is_match(m))
     {
         v.findings.push(
@@ -753,6 +753,20 @@ fn check_message(
             .at(format!("{base}/message_matches")),
         );
     }
+}
+
+/// A case's regex, compiled once per process (lint has already proved it compiles; a pattern
+/// that does not is never matched).
+fn compiled(pattern: &str) -> Option<Regex> {
+    static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Option<Regex>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(pattern.to_string())
+        .or_insert_with(|| Regex::new(pattern).ok())
+        .clone()
 }
 
 fn describe_str(s: Option<&str>) -> String {
