@@ -126,11 +126,6 @@ impl CodeTable {
         self.rows.keys().map(String::as_str)
     }
 
-    /// All rows, sorted by code.
-    pub fn rows(&self) -> impl Iterator<Item = (&str, &CodeRow)> {
-        self.rows.iter().map(|(c, r)| (c.as_str(), r))
-    }
-
     /// Number of codes.
     pub fn len(&self) -> usize {
         self.rows.len()

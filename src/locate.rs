@@ -144,11 +144,6 @@ impl SpanIndex {
             .copied()
             .unwrap_or_else(|| self.value(pointer))
     }
-
-    /// Whether `pointer` names a value in the text.
-    pub fn has(&self, pointer: &str) -> bool {
-        self.values.contains_key(pointer)
-    }
 }
 
 fn value_range(value: &Ast<'_>) -> (usize, usize) {

@@ -175,11 +175,6 @@ impl Probe {
         Ok(Probe { client, config })
     }
 
-    /// The settings.
-    pub fn config(&self) -> &ProbeConfig {
-        &self.config
-    }
-
     /// Send one request and read its body up to the cap.
     pub async fn send(&self, request: Outgoing) -> Exchange {
         let started = Instant::now();

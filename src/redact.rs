@@ -75,14 +75,6 @@ impl Secrets {
         found.dedup();
         found
     }
-
-    /// The raw values, for callers that must send them (never for display).
-    pub fn value_of(&self, label: &str) -> Option<&str> {
-        self.raw
-            .iter()
-            .find(|(l, _)| l == label)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// Every form in which a secret may appear in text: raw, percent-encoded, and the base64 runs

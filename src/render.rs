@@ -10,7 +10,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnost
 use crate::case::{Auth, Case, Role};
 use crate::check::Finding;
 use crate::probe::{Exchange, Outgoing};
-use crate::run::{CaseResult, MALFORMED_TOKEN, Outcome, StepRecord, Target};
+use crate::run::{CaseResult, MALFORMED_TOKEN, Outcome, Target};
 
 /// The most body shown in a failure.
 pub const BODY_EXCERPT: usize = 2048;
@@ -268,20 +268,4 @@ pub fn display_path(path: &Path) -> String {
         .and_then(|c| path.strip_prefix(c).ok())
         .unwrap_or(path);
     rel.display().to_string()
-}
-
-/// One line for a step, for summaries.
-pub fn step_line(record: &StepRecord) -> String {
-    match &record.exchange {
-        Some(x) => format!(
-            "{} {} -> {}",
-            x.request.method,
-            x.request.url,
-            match &x.response {
-                Ok(r) => r.status.to_string(),
-                Err(e) => e.kind().to_string(),
-            }
-        ),
-        None => "(not sent)".into(),
-    }
 }
