@@ -65,12 +65,7 @@ async fn routing_comes_before_authentication() {
 async fn malformed_json_is_invalid_parameter_with_null_param() {
     let api = Api::start().await;
     for text in ["{", "{\"model\": }", "nul", "{\"a\":1}}", "\u{feff}{}"] {
-        let request = api
-            .client
-            .post(api.url("/v2/images/generations"))
-            .bearer_auth(&api.keys.valid)
-            .header("content-type", "application/json")
-            .body(text);
+        let request = post_raw(&api, "/v2/images/generations", text);
         let reply = api.send(request).await;
         reply.assert_error("invalid_parameter", None);
         assert!(reply.message().contains("not valid JSON"), "{reply:?}");
@@ -81,12 +76,7 @@ async fn malformed_json_is_invalid_parameter_with_null_param() {
 async fn deeply_nested_json_is_refused_without_crashing() {
     let api = Api::start().await;
     let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let request = api
-        .client
-        .post(api.url("/v2/images/generations"))
-        .bearer_auth(&api.keys.valid)
-        .header("content-type", "application/json")
-        .body(text);
+    let request = post_raw(&api, "/v2/images/generations", text);
     api.send(request)
         .await
         .assert_error("invalid_parameter", None);
@@ -133,12 +123,7 @@ async fn a_top_level_value_that_is_not_an_object_is_refused() {
 async fn an_empty_body_counts_as_an_empty_object() {
     let api = Api::start().await;
     for text in ["", "  \n"] {
-        let request = api
-            .client
-            .post(api.url("/v2/images/generations"))
-            .bearer_auth(&api.keys.valid)
-            .header("content-type", "application/json")
-            .body(text);
+        let request = post_raw(&api, "/v2/images/generations", text);
         api.send(request)
             .await
             .assert_error("parameter_missing", Some("model"));
@@ -155,13 +140,7 @@ fn padded_body(size: usize) -> String {
 #[tokio::test]
 async fn bodies_up_to_25_mib_are_read_and_larger_ones_refused() {
     let api = Api::start().await;
-    let send = |text: String| {
-        api.client
-            .post(api.url("/v2/images/generations"))
-            .bearer_auth(&api.keys.valid)
-            .header("content-type", "application/json")
-            .body(text)
-    };
+    let send = |text: String| post_raw(&api, "/v2/images/generations", text);
     // Exactly at the limit: parsed, so the unknown field is what is reported.
     let reply = api.send(send(padded_body(25 * MIB))).await;
     reply.assert_error("invalid_parameter", Some("pad"));
@@ -308,12 +287,7 @@ proptest! {
         rt.block_on(async {
             let api = Api::start().await;
             for path in ["/v2/images/generations", "/v2/videos/generations"] {
-                let request = api
-                    .client
-                    .post(api.url(path))
-                    .bearer_auth(&api.keys.valid)
-                    .header("content-type", "application/json")
-                    .body(bytes.clone());
+                let request = post_raw(&api, path, bytes.clone());
                 let reply = api.send(request).await;
                 if reply.status >= 400 {
                     let code = reply.body["error"]["code"].as_str().unwrap_or("?").to_owned();
@@ -338,4 +312,13 @@ async fn a_client_waiting_for_100_continue_is_refused_without_uploading() {
     let (head, json) = raw_exchange(&api, &head, b"").await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     assert_eq!(json["error"]["code"], "invalid_parameter", "{json}");
+}
+
+/// A POST of raw bytes labelled JSON, with the valid key.
+fn post_raw(api: &Api, path: &str, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+    api.client
+        .post(api.url(path))
+        .bearer_auth(&api.keys.valid)
+        .header("content-type", "application/json")
+        .body(body)
 }
