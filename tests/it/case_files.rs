@@ -10,12 +10,7 @@ use errcontract::contract::default_schemas_dir;
 
 use crate::support;
 
-const GOOD: &str = r#"{
-  "description": "unknown path",
-  "tags": ["routing", "not_found"],
-  "request": { "method": "GET", "path": "/v2/no-such-thing" },
-  "expect": { "status": 404, "code": "not_found", "param": null }
-}"#;
+const GOOD: &str = support::UNKNOWN_PATH_CASE;
 
 fn malformed() -> Vec<(&'static str, String)> {
     vec![

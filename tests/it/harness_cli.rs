@@ -5,12 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const GOOD: &str = r#"{
-  "description": "unknown path",
-  "tags": ["routing", "not_found"],
-  "request": { "method": "GET", "path": "/v2/no-such-thing" },
-  "expect": { "status": 404, "code": "not_found", "param": null }
-}"#;
+use crate::support;
+
+const GOOD: &str = support::UNKNOWN_PATH_CASE;
 
 fn cases_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");

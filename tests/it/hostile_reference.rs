@@ -393,28 +393,30 @@ async fn send(client: &reqwest::Client, base: &str, h: &Hostile) -> Option<Resul
     if !h.body.is_empty() {
         b = b.body(h.body.clone());
     }
-    Some(match b.send().await {
-        Err(e) => Err(format!("no answer: {}", errcontract::probe::chain(&e))),
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let content_type = r
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            match r.bytes().await {
-                Ok(body) => Ok(Answer {
-                    status,
-                    content_type,
-                    body: body.to_vec(),
-                }),
-                Err(e) => Err(format!(
-                    "the body broke off: {}",
-                    errcontract::probe::chain(&e)
-                )),
-            }
-        }
+    Some(answer_of(b).await)
+}
+
+/// Send a request and read its status, content type and body.
+async fn answer_of(b: reqwest::RequestBuilder) -> Result<Answer, String> {
+    let r = b
+        .send()
+        .await
+        .map_err(|e| format!("no answer: {}", errcontract::probe::chain(&e)))?;
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = r
+        .bytes()
+        .await
+        .map_err(|e| format!("the body broke off: {}", errcontract::probe::chain(&e)))?;
+    Ok(Answer {
+        status,
+        content_type,
+        body: body.to_vec(),
     })
 }
 
@@ -905,25 +907,10 @@ async fn a_bounded_load_keeps_every_answer_in_the_contract() {
                 if let Some(body) = body {
                     b = b.json(&body);
                 }
-                let answer = match b.send().await {
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        let content_type = r
-                            .headers()
-                            .get(reqwest::header::CONTENT_TYPE)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        match r.bytes().await {
-                            Ok(body) => Answer { status, content_type, body: body.to_vec() },
-                            Err(e) => {
-                                problems.push(format!("{method} {path}: body broke off: {e}"));
-                                continue;
-                            }
-                        }
-                    }
+                let answer = match answer_of(b).await {
+                    Ok(answer) => answer,
                     Err(e) => {
-                        problems.push(format!("{method} {path}: no answer: {e}"));
+                        problems.push(format!("{method} {path}: {e}"));
                         continue;
                     }
                 };

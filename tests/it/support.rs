@@ -34,6 +34,14 @@ pub const RESOLUTION_CASE: &str = r#"{
   "expect": { "status": 400, "code": "invalid_parameter", "param": "resolution", "message_contains": "4K" }
 }"#;
 
+/// A case for an unknown path: passes against the reference server, needs no key.
+pub const UNKNOWN_PATH_CASE: &str = r#"{
+  "description": "unknown path",
+  "tags": ["routing", "not_found"],
+  "request": { "method": "GET", "path": "/v2/no-such-thing" },
+  "expect": { "status": 404, "code": "not_found", "param": null }
+}"#;
+
 /// Keys the test targets use; distinctive so leaks are easy to find.
 pub const VALID_KEY: &str = "sk_test_selftest_valid_4f9a";
 pub const REVOKED_KEY: &str = "sk_test_selftest_revoked_77c1";
