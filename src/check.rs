@@ -110,7 +110,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(check: CheckName, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+    pub fn new(check: CheckName, expected: impl Into<String>, actual: impl Into<String>) -> Self {
         Finding {
             check,
             expected_at: None,
@@ -120,12 +120,12 @@ impl Finding {
         }
     }
 
-    fn at(mut self, pointer: String) -> Self {
+    pub fn at(mut self, pointer: String) -> Self {
         self.expected_at = Some(pointer);
         self
     }
 
-    fn with_detail(mut self, detail: Vec<String>) -> Self {
+    pub fn with_detail(mut self, detail: Vec<String>) -> Self {
         self.detail = detail;
         self
     }
@@ -161,7 +161,7 @@ pub struct CheckContext<'a> {
     pub secrets: &'a crate::redact::Secrets,
     /// The request that was sent: its bearer token must never come back, and what it sent
     /// (path, query, body) may be echoed without counting as a leak.
-    pub request: Option<&'a crate::probe::Outgoing>,
+    pub request: Option<&'a crate::request::Request>,
     /// The clock, for Retry-After dates and X-RateLimit-Reset.
     pub now: SystemTime,
 }
@@ -241,7 +241,7 @@ fn parse_body(resp: &Incoming, is_error: bool, v: &mut Verdict) -> Option<Value>
                 } else {
                     format!(
                         "not JSON: {} at line {} column {}",
-                        crate::case::strip_position(&e.to_string()),
+                        crate::locate::strip_position(&e.to_string()),
                         e.line(),
                         e.column()
                     )

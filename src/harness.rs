@@ -1,226 +1,111 @@
-//! The conformance run behind `cargo test --test contract`: settings, discovery, one
-//! libtest-mimic trial per case, the built-in reference server when no target is named, the
-//! coverage matrix and the reports. `tests/contract.rs` only calls [`main`].
+//! The conformance run behind `cargo test --test contract`: libtest-mimic glue. Settings and
+//! the contract are loaded, the cases discovered (one file for `--exact`), the target chosen
+//! (the built-in reference server when none is named), the selected cases handed to the
+//! scheduler, and each libtest trial reports its case's result as it arrives. Then the
+//! coverage matrix, the not-run summary and the report files. `tests/contract.rs` only calls
+//! [`main`]; this and `main.rs` are the only places that print.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, FormatSetting, Trial};
 
-use crate::case::{self, Case, Feature, Role, TRIAL_PREFIX};
+use crate::case::{self, Case, Feature, Loaded, Role, TRIAL_PREFIX};
 use crate::contract::Contract;
-use crate::coverage::{self, Matrix};
+use crate::exit;
 use crate::probe::{Probe, ProbeConfig};
-use crate::render;
-use crate::report::{self, Entry};
-use crate::run::{Outcome, Runner, Target};
+use crate::report::{self, Entry, Matrix};
+use crate::run::{self, Job, Outcome, Runner};
 use crate::settings::Settings;
+use crate::target::Target;
 
-/// Exit code of a run that could not start (settings, schemas, no cases, unreachable target).
-pub const EXIT_SETUP: u8 = 2;
-
-fn setup_error(what: &str, help: &str) -> ExitCode {
-    eprintln!("errcontract: error: {what}");
-    if !help.is_empty() {
-        eprintln!("  help: {help}");
-    }
-    ExitCode::from(EXIT_SETUP)
+/// A run that could not start: nothing was tested.
+struct SetupError {
+    what: String,
+    help: String,
 }
 
-/// Run the suite with libtest-style arguments; the exit code is libtest's (101 on a failure)
-/// or [`EXIT_SETUP`].
-pub fn main(args: Arguments) -> ExitCode {
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => return setup_error(&e.to_string(), ""),
-    };
-    let contract = match Contract::load(&settings.schemas_dir) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            return setup_error(
-                &e.to_string(),
-                "fix the schema, or point ERRCONTRACT_SCHEMAS at a valid schemas directory",
-            );
+impl SetupError {
+    fn new(what: impl std::fmt::Display, help: &str) -> Self {
+        SetupError {
+            what: what.to_string(),
+            help: help.to_string(),
         }
-    };
-    let endpoints = match coverage::load_endpoints(&settings.schemas_dir) {
-        Ok(e) => e,
-        Err(e) => {
-            return setup_error(
-                &e,
-                "schemas/endpoints.json lists the API's endpoints for the coverage matrix",
-            );
-        }
-    };
-
-    // Discovery: with `--exact case::x`, load just that file (nextest runs one process per case).
-    let exact_name = args
-        .filter
-        .as_deref()
-        .filter(|f| args.exact && f.starts_with(TRIAL_PREFIX) && args.skip.is_empty());
-    let loaded = match exact_name {
-        Some(name) => {
-            let file = case::file_of(&settings.cases_dir, name);
-            let mut l = case::Loaded::default();
-            if file.is_file() {
-                match case::load(&settings.cases_dir, &file, &contract) {
-                    Ok(c) => l.cases.push(c),
-                    Err(e) => l
-                        .broken
-                        .push((case::case_name(&settings.cases_dir, &file), file, e)),
-                }
-            }
-            l
-        }
-        None => match case::load_all(&settings.cases_dir, &contract) {
-            Ok(l) => l,
-            Err(e) => {
-                return setup_error(
-                    &format!(
-                        "cannot read the cases directory {}: {e}",
-                        settings.cases_dir.display()
-                    ),
-                    "point ERRCONTRACT_CASES at a directory of case files",
-                );
-            }
-        },
-    };
-    if loaded.cases.is_empty() && loaded.broken.is_empty() {
-        return match exact_name {
-            Some(name) => setup_error(
-                &format!(
-                    "no case named {name} (looked for {})",
-                    case::file_of(&settings.cases_dir, name).display()
-                ),
-                "list the cases with: cargo test --test contract -- --list",
-            ),
-            None => setup_error(
-                &format!(
-                    "no case files (*.json) found below {}",
-                    settings.cases_dir.display()
-                ),
-                "point ERRCONTRACT_CASES at a directory of case files; a run of zero cases proves nothing",
-            ),
-        };
     }
+}
 
+/// Run the suite with libtest-style arguments; the exit code is one of [`crate::exit`].
+pub fn main(args: Arguments) -> ExitCode {
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("errcontract: error: {}", e.what);
+            if !e.help.is_empty() {
+                eprintln!("  help: {}", e.help);
+            }
+            exit::code(exit::SETUP)
+        }
+    }
+}
+
+fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
+    let settings = Settings::from_env().map_err(|e| SetupError::new(e, ""))?;
+    let contract = Contract::load(&settings.schemas_dir).map_err(|e| {
+        SetupError::new(
+            e,
+            "fix the schema, or point ERRCONTRACT_SCHEMAS at a valid schemas directory",
+        )
+    })?;
+    let contract = Arc::new(contract);
+    let loaded = discover(args, &settings, &contract)?;
     if args.list {
         // Listing must be cheap and silent: no server, no network, names only.
-        let mut trials: Vec<Trial> = loaded
+        let trials = loaded
             .cases
             .iter()
-            .map(|c| {
-                Trial::test(c.trial_name(), || Ok(())).with_ignored_flag(c.spec.ignore.is_some())
-            })
+            .map(|c| (c.trial_name(), c.ignore.is_some()))
+            .chain(loaded.broken.iter().map(|b| (b.trial_name(), false)))
+            .map(|(name, ignored)| Trial::test(name, || Ok(())).with_ignored_flag(ignored))
             .collect();
-        trials.extend(
-            loaded
-                .broken
-                .iter()
-                .map(|(n, _, _)| Trial::test(format!("{TRIAL_PREFIX}{n}"), || Ok(()))),
-        );
-        trials.sort_by(|a, b| a.name().cmp(b.name()));
-        return libtest_mimic::run(&args, trials).exit_code();
+        return Ok(libtest_mimic::run(args, sorted(trials)).exit_code());
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => Arc::new(rt),
-        Err(e) => return setup_error(&format!("cannot start the async runtime: {e}"), ""),
-    };
-    let probe = match Probe::new(ProbeConfig {
+        .map_err(|e| SetupError::new(format!("cannot start the async runtime: {e}"), ""))?;
+    let probe = Probe::new(ProbeConfig {
         timeout: settings.timeout,
         connect_timeout: settings.connect_timeout,
         max_body: settings.max_body,
-    }) {
-        Ok(p) => p,
-        Err(e) => return setup_error(&e.to_string(), ""),
-    };
-
-    // The target: the one named, or the built-in reference server.
-    let (target, _server, header) = match &settings.base_url {
-        Some(url) => {
-            let target = Target::new(url, false, settings.keys.clone(), settings.features.clone());
-            let keys: Vec<&str> = settings.keys.keys().map(|r| r.as_str()).collect();
-            let features: Vec<&str> = settings.features.iter().map(|f| f.as_str()).collect();
-            let header = format!(
-                "errcontract: target {url} (ERRCONTRACT_BASE_URL); keys for roles: {}; features: {}; {}",
-                if keys.is_empty() {
-                    "none".to_string()
-                } else {
-                    keys.join(", ")
-                },
-                if features.is_empty() {
-                    "none".to_string()
-                } else {
-                    features.join(", ")
-                },
-                if settings.rps > 0.0 {
-                    format!("at most {} requests/s (ERRCONTRACT_RPS)", settings.rps)
-                } else {
-                    "no request rate limit (ERRCONTRACT_RPS=0)".to_string()
-                }
-            );
-            (target, None, header)
-        }
-        None => {
-            let config = crate::reference::Config::default();
-            let keys = config.keys();
-            let server = match runtime.block_on(crate::reference::start(config)) {
-                Ok(s) => s,
-                Err(e) => {
-                    return setup_error(
-                        &format!("cannot start the built-in reference server: {e}"),
-                        "",
-                    );
-                }
-            };
-            let mut by_role = std::collections::BTreeMap::new();
-            by_role.insert(Role::Valid, keys.valid);
-            by_role.insert(Role::ZeroBalance, keys.zero_balance);
-            by_role.insert(Role::Revoked, keys.revoked);
-            by_role.insert(Role::Throttled, keys.throttled);
-            let target = Target::new(
-                &server.base_url(),
-                true,
-                by_role,
-                Feature::ALL.into_iter().collect(),
-            );
-            let header = format!(
-                "errcontract: ERRCONTRACT_BASE_URL is unset: running against the built-in reference server at {}",
-                server.base_url()
-            );
-            (target, Some(server), header)
-        }
-    };
-    if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
-        eprintln!("{header}");
-    } else {
-        println!("{header}");
-    }
+    })
+    .map_err(|e| SetupError::new(e, ""))?;
+    let (target, _server) = choose_target(&settings, &runtime)?;
+    say(args, &format!("{}\n", header(&settings, &target)));
     let parked: Vec<String> = loaded
         .cases
         .iter()
         .filter_map(|c| {
-            c.spec
-                .ignore
+            c.ignore
                 .as_ref()
                 .map(|why| format!("  {} ignored by its file: {why}", c.trial_name()))
         })
         .collect();
-    if !parked.is_empty() && !matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+    if !parked.is_empty() && !json_format(args) {
         println!("{}", parked.join("\n"));
     }
-    if let Err(e) = runtime.block_on(reachable(&target.base_url, settings.connect_timeout)) {
-        return setup_error(
-            &format!("the target {} is unreachable: {e}", target.base_url),
-            "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
-        );
-    }
+    runtime
+        .block_on(reachable(&target.base_url, settings.connect_timeout))
+        .map_err(|e| {
+            SetupError::new(
+                format!("the target {} is unreachable: {e}", target.base_url),
+                "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
+            )
+        })?;
 
     let runner = Arc::new(Runner::new(
         probe,
@@ -228,62 +113,43 @@ pub fn main(args: Arguments) -> ExitCode {
         target.clone(),
         settings.clone(),
     ));
-    let entries: Arc<Mutex<Vec<Entry>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut trials = Vec::new();
-    for c in loaded.cases {
-        let ignored = c.spec.ignore.is_some();
-        trials.push(
-            case_trial(c, runner.clone(), runtime.clone(), entries.clone())
-                .with_ignored_flag(ignored),
-        );
-    }
-    for (name, path, errors) in loaded.broken {
-        let entries = entries.clone();
-        let trial = format!("{TRIAL_PREFIX}{name}");
-        trials.push(Trial::test(trial.clone(), move || {
-            let message = format!("{trial}: {errors}");
-            record(
-                &entries,
-                Entry {
-                    trial,
-                    file: render::display_path(&path),
-                    result: None,
-                    message: message.clone(),
-                },
-            );
-            Err(Failed::from(message))
-        }));
-    }
-    trials.sort_by(|a, b| a.name().cmp(b.name()));
-
-    let conclusion = libtest_mimic::run(&args, trials);
-
-    let entries = entries.lock().map(|e| e.clone()).unwrap_or_default();
-    let results: Vec<_> = entries.iter().filter_map(|e| e.result.clone()).collect();
-    let matrix = Matrix::build(&contract.table, &endpoints, &results);
-    if results
-        .iter()
-        .any(|r| r.steps.iter().any(|s| s.exchange.is_some()))
-    {
-        let text = matrix.render();
-        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
-            eprint!("\n{text}");
-        } else {
-            print!("\n{text}");
+    let entries: Arc<Mutex<Vec<Entry>>> = Arc::default();
+    let mut planned: Vec<(Trial, Option<Job>)> = loaded
+        .cases
+        .into_iter()
+        .map(|c| case_trial(c, &target, &entries))
+        .collect();
+    planned.extend(loaded.broken.into_iter().map(|b| broken_trial(b, &entries)));
+    planned.sort_by(|a, b| a.0.name().cmp(b.0.name()));
+    // The scheduler runs exactly what libtest will report: the trials it neither filters out
+    // nor ignores.
+    let mut trials = Vec::with_capacity(planned.len());
+    let mut jobs = Vec::new();
+    for (trial, job) in planned {
+        if let Some(job) = job
+            && !args.is_filtered_out(&trial)
+            && !args.is_ignored(&trial)
+        {
+            jobs.push(job);
         }
+        trials.push(trial);
     }
-    let summary = ignored_summary(&results);
-    if !summary.is_empty() {
-        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
-            eprint!("\n{summary}");
-        } else {
-            print!("\n{summary}");
-        }
+    run::spawn(runtime.handle(), runner, jobs);
+    let conclusion = libtest_mimic::run(args, trials);
+
+    let mut entries = std::mem::take(&mut *lock(&entries));
+    entries.sort_by(|a, b| a.trial.cmp(&b.trial));
+    let results = || entries.iter().filter_map(|e| e.result.as_ref());
+    let matrix = Matrix::build(&contract.table, &contract.endpoints, results());
+    if results().any(|r| r.steps.iter().any(|s| s.requests > 0)) {
+        say(args, &format!("\n{}", matrix.render()));
+    }
+    let not_run = report::not_run_summary(results());
+    if !not_run.is_empty() {
+        say(args, &format!("\n{not_run}"));
     }
     if let Some(dir) = &settings.report_dir {
-        let mut sorted = entries;
-        sorted.sort_by(|a, b| a.trial.cmp(&b.trial));
-        match report::write(dir, &target.base_url, &sorted, &matrix, &target.secrets) {
+        match report::write(dir, &target.base_url, &entries, &matrix, &target.secrets) {
             Ok(files) => {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 eprintln!("errcontract: reports written: {}", names.join(", "));
@@ -293,72 +159,218 @@ pub fn main(args: Arguments) -> ExitCode {
                     "errcontract: error: cannot write reports to {}: {e}",
                     dir.display()
                 );
-                return ExitCode::from(EXIT_SETUP);
+                return Ok(exit::code(exit::SETUP));
             }
         }
     }
-    conclusion.exit_code()
+    Ok(if conclusion.has_failed() {
+        exit::code(exit::FAILED)
+    } else {
+        exit::code(exit::OK)
+    })
 }
 
-/// Cases not run, grouped by reason, so a user sees what to set to run more of them.
-fn ignored_summary(results: &[crate::run::CaseResult]) -> String {
-    let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for r in results {
-        if let Outcome::Ignored(why) | Outcome::Inconclusive(why) = &r.outcome {
-            *by_reason.entry(why.as_str()).or_default() += 1;
+/// The cases to run: every file below the cases directory, or with `--exact case::x` just that
+/// file (nextest runs one process per case).
+fn discover(
+    args: &Arguments,
+    settings: &Settings,
+    contract: &Contract,
+) -> Result<Loaded, SetupError> {
+    let root = &settings.cases_dir;
+    let exact = args
+        .filter
+        .as_deref()
+        .filter(|f| args.exact && f.starts_with(TRIAL_PREFIX) && args.skip.is_empty());
+    let loaded = match exact {
+        Some(name) => {
+            let file = case::file_of(root, name);
+            let files = if file.is_file() { vec![file] } else { vec![] };
+            Loaded::files(root, files, contract)
         }
+        None => case::load_all(root, contract).map_err(|e| {
+            SetupError::new(
+                format!("cannot read the cases directory {}: {e}", root.display()),
+                "point ERRCONTRACT_CASES at a directory of case files",
+            )
+        })?,
+    };
+    if !loaded.cases.is_empty() || !loaded.broken.is_empty() {
+        return Ok(loaded);
     }
-    if by_reason.is_empty() {
-        return String::new();
+    Err(match exact {
+        Some(name) => SetupError::new(
+            format!(
+                "no case named {name} (looked for {})",
+                case::file_of(root, name).display()
+            ),
+            "list the cases with: cargo test --test contract -- --list",
+        ),
+        None => SetupError::new(
+            format!("no case files (*.json) found below {}", root.display()),
+            "point ERRCONTRACT_CASES at a directory of case files; a run of zero cases proves nothing",
+        ),
+    })
+}
+
+/// The target named by `ERRCONTRACT_BASE_URL`, or the built-in reference server, started.
+fn choose_target(
+    settings: &Settings,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(Target, Option<crate::reference::Running>), SetupError> {
+    if let Some(url) = &settings.base_url {
+        let target = Target::new(url, false, settings.keys.clone(), settings.features.clone());
+        return Ok((target, None));
     }
-    let total: usize = by_reason.values().sum();
-    let mut out = format!(
-        "{total} case{} not run or not concluded:\n",
-        if total == 1 { "" } else { "s" }
+    let config = crate::reference::Config::default();
+    let keys = config.keys();
+    let server = runtime
+        .block_on(crate::reference::start(config))
+        .map_err(|e| {
+            SetupError::new(
+                format!("cannot start the built-in reference server: {e}"),
+                "",
+            )
+        })?;
+    let by_role = BTreeMap::from([
+        (Role::Valid, keys.valid),
+        (Role::ZeroBalance, keys.zero_balance),
+        (Role::Revoked, keys.revoked),
+        (Role::Throttled, keys.throttled),
+    ]);
+    let target = Target::new(
+        &server.base_url(),
+        true,
+        by_role,
+        Feature::ALL.into_iter().collect(),
     );
-    let mut rows: Vec<(&str, usize)> = by_reason.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    for (why, n) in rows {
-        out.push_str(&format!("  {n:>4}  {why}\n"));
-    }
-    out
+    Ok((target, Some(server)))
 }
 
-fn record(entries: &Mutex<Vec<Entry>>, entry: Entry) {
-    // A poisoned lock means another trial panicked mid-push; its entry is lost, ours is kept.
-    match entries.lock() {
-        Ok(mut e) => e.push(entry),
-        Err(p) => p.into_inner().push(entry),
+/// The first line: which target, with which keys and features, at what rate.
+fn header(settings: &Settings, target: &Target) -> String {
+    if target.reference {
+        return format!(
+            "errcontract: ERRCONTRACT_BASE_URL is unset: running against the built-in reference server at {}",
+            target.base_url
+        );
     }
+    let list = |items: Vec<&str>| {
+        if items.is_empty() {
+            "none".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    format!(
+        "errcontract: target {} (ERRCONTRACT_BASE_URL); keys for roles: {}; features: {}; {}",
+        target.base_url,
+        list(settings.keys.keys().map(|r| r.as_str()).collect()),
+        list(settings.features.iter().map(|f| f.as_str()).collect()),
+        if settings.rps > 0.0 {
+            format!("at most {} requests/s (ERRCONTRACT_RPS)", settings.rps)
+        } else {
+            "no request rate limit (ERRCONTRACT_RPS=0)".to_string()
+        }
+    )
 }
 
+/// What a trial learns of its case's run.
+enum Verdict {
+    Passed,
+    Failed(Arc<str>),
+    NotRun(String),
+}
+
+/// The trial of a loaded case, and the job that runs it; the job hands its result to the
+/// trial and to the reports.
 fn case_trial(
     case: Case,
-    runner: Arc<Runner>,
-    runtime: Arc<tokio::runtime::Runtime>,
-    entries: Arc<Mutex<Vec<Entry>>>,
-) -> Trial {
-    Trial::ignorable_test(case.trial_name(), move || {
-        let result = runtime.block_on(runner.run_case(&case));
-        let message = render::failure(&case, &result, &runner.target().clone());
-        let completion = match &result.outcome {
-            Outcome::Passed => Ok(Completion::Completed),
-            Outcome::Failed { .. } => Err(Failed::from(message.clone())),
-            Outcome::Ignored(why) | Outcome::Inconclusive(why) => Ok(Completion::ignored_with(
-                runner.target().secrets.redact(why),
-            )),
-        };
-        record(
-            &entries,
-            Entry {
-                trial: case.trial_name(),
-                file: render::display_path(&case.path),
-                result: Some(result),
-                message,
-            },
-        );
-        completion
+    target: &Target,
+    entries: &Arc<Mutex<Vec<Entry>>>,
+) -> (Trial, Option<Job>) {
+    let (tx, rx): (SyncSender<Verdict>, Receiver<Verdict>) = sync_channel(1);
+    let name = case.trial_name();
+    let ignored = case.ignore.is_some();
+    let trial = Trial::ignorable_test(name.clone(), move || match rx.recv() {
+        Ok(Verdict::Passed) => Ok(Completion::Completed),
+        Ok(Verdict::Failed(message)) => Err(Failed::from(message)),
+        Ok(Verdict::NotRun(why)) => Ok(Completion::ignored_with(why)),
+        Err(_) => Err(Failed::from(format!(
+            "{name}: the case ended without a result; this is a bug in errcontract, please report it"
+        ))),
     })
+    .with_ignored_flag(ignored);
+    let target = target.clone();
+    let entries = entries.clone();
+    let done = Box::new(move |case: &Case, result: run::CaseResult| {
+        let message = report::failure(case, &result, &target);
+        let message: Option<Arc<str>> = (!message.is_empty()).then(|| Arc::from(message));
+        let verdict = match (&result.outcome, &message) {
+            (Outcome::Failed { .. }, Some(m)) => Verdict::Failed(m.clone()),
+            (Outcome::Failed { .. }, None) => Verdict::Failed(Arc::from(case.trial_name())),
+            (Outcome::Ignored(why), _) => Verdict::NotRun(target.secrets.redact(&why.to_string())),
+            (Outcome::Inconclusive(why), _) => {
+                Verdict::NotRun(target.secrets.redact(&why.to_string()))
+            }
+            (Outcome::Passed, _) => Verdict::Passed,
+        };
+        lock(&entries).push(Entry {
+            trial: case.trial_name(),
+            file: report::display_path(&case.path),
+            result: Some(result),
+            message,
+        });
+        // The trial may be gone (libtest stopped early); the entry is kept all the same.
+        let _ = tx.send(verdict);
+    });
+    let job = Job {
+        case: Arc::new(case),
+        done,
+    };
+    (trial, Some(job))
+}
+
+/// The trial of a case file that did not load: it fails with the file's problems.
+fn broken_trial(broken: case::Broken, entries: &Arc<Mutex<Vec<Entry>>>) -> (Trial, Option<Job>) {
+    let entries = entries.clone();
+    let trial = broken.trial_name();
+    let t = Trial::test(trial.clone(), move || {
+        let message: Arc<str> = Arc::from(format!("{trial}: {}", broken.errors));
+        lock(&entries).push(Entry {
+            trial,
+            file: report::display_path(&broken.path),
+            result: None,
+            message: Some(message.clone()),
+        });
+        Err(Failed::from(message))
+    });
+    (t, None)
+}
+
+fn lock(entries: &Mutex<Vec<Entry>>) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+    // A poisoned lock means a push was interrupted by a panic; the entries pushed stand.
+    entries
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn sorted(mut trials: Vec<Trial>) -> Vec<Trial> {
+    trials.sort_by(|a, b| a.name().cmp(b.name()));
+    trials
+}
+
+fn json_format(args: &Arguments) -> bool {
+    matches!(args.format, Some(FormatSetting::Json))
+}
+
+/// Print the run's own output: to stdout, or to stderr when stdout is libtest's JSON.
+fn say(args: &Arguments, text: &str) {
+    if json_format(args) {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
 }
 
 /// Whether a TCP connection to the target's host and port opens.

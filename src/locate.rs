@@ -270,6 +270,51 @@ pub fn first_duplicate_key(text: &[u8]) -> Option<String> {
     None
 }
 
+/// serde_json's messages end with " at line L column C"; the position is rendered separately.
+pub fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// A text and the spans of its values, for pointing at a JSON Pointer by line and column.
+/// Built only when something must be pointed at (a broken case, a failure), never on the
+/// happy path.
+#[derive(Debug)]
+pub struct SourceMap {
+    text: std::sync::Arc<str>,
+    spans: SpanIndex,
+}
+
+impl SourceMap {
+    /// Index `text`; text that is not JSON gets an empty index (everything at 1:1).
+    pub fn new(text: std::sync::Arc<str>) -> Self {
+        let spans = SpanIndex::build(&text).map(|(s, _)| s).unwrap_or_default();
+        SourceMap { text, spans }
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The span of the value at `pointer` (or its nearest existing ancestor).
+    pub fn span(&self, pointer: &str) -> Span {
+        self.spans.value(pointer)
+    }
+
+    /// Line and column of the value at `pointer`.
+    pub fn value_at(&self, pointer: &str) -> LineCol {
+        line_col(&self.text, self.spans.value(pointer).start)
+    }
+
+    /// Line and column of the key of the member at `pointer`.
+    pub fn key_at(&self, pointer: &str) -> LineCol {
+        line_col(&self.text, self.spans.key(pointer).start)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,11 @@
-//! The `errcontract` command: `serve` (the reference server) and `lint` (case files).
-//! The only place besides the test harness that prints or chooses an exit code.
+//! The `errcontract` command: `serve` (the reference server), `lint` (case files) and `run`
+//! (the suite). The only place besides the test harness that prints or chooses an exit code.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// Exit codes, documented in README.md.
-mod exit {
-    /// Everything held.
-    pub const OK: u8 = 0;
-    /// Case files have problems.
-    pub const INVALID_CASES: u8 = 1;
-    /// The schemas or the command line are broken, or the server could not start.
-    pub const SETUP: u8 = 2;
-}
+use errcontract::exit;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,18 +59,18 @@ fn serve(args: &errcontract::reference::ServeArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::SETUP);
+            return exit::code(exit::SETUP);
         }
     };
     let config = args.config();
     let addr = args.addr();
     println!("{}", errcontract::reference::banner(&config, addr));
     match runtime.block_on(errcontract::reference::serve(config, addr)) {
-        Ok(()) => ExitCode::from(exit::OK),
+        Ok(()) => exit::code(exit::OK),
         Err(e) => {
             eprintln!("error: cannot serve on {addr}: {e}");
             eprintln!("  help: pick a free address with --addr 127.0.0.1:PORT");
-            ExitCode::from(exit::SETUP)
+            exit::code(exit::SETUP)
         }
     }
 }
@@ -91,14 +82,14 @@ fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!("  help: point --schemas (or ERRCONTRACT_SCHEMAS) at the schemas directory");
-            return ExitCode::from(exit::SETUP);
+            return exit::code(exit::SETUP);
         }
     };
-    let report = match errcontract::lint::lint_path(dir, &contract) {
+    let report = match errcontract::case::lint_path(dir, &contract) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", dir.display());
-            return ExitCode::from(exit::SETUP);
+            return exit::code(exit::SETUP);
         }
     };
     for problem in &report.problems {
@@ -106,8 +97,8 @@ fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
     }
     println!("{}", report.summary());
     if report.problems.is_empty() {
-        ExitCode::from(exit::OK)
+        exit::code(exit::OK)
     } else {
-        ExitCode::from(exit::INVALID_CASES)
+        exit::code(exit::INVALID_CASES)
     }
 }

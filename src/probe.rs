@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::request::Request;
+
 /// Client settings.
 #[derive(Debug, Clone)]
 pub struct ProbeConfig {
@@ -26,19 +28,6 @@ impl Default for ProbeConfig {
             max_body: 1024 * 1024,
         }
     }
-}
-
-/// A request to send, fully resolved.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    /// The method.
-    pub method: String,
-    /// The absolute URL, query included.
-    pub url: String,
-    /// Headers in order (the Authorization value is a secret and is redacted when shown).
-    pub headers: Vec<(String, String)>,
-    /// The body.
-    pub body: Option<Bytes>,
 }
 
 /// A response as received.
@@ -138,7 +127,7 @@ impl TransportError {
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// What was sent.
-    pub request: Outgoing,
+    pub request: Request,
     /// What came back.
     pub response: Result<Incoming, TransportError>,
     /// How long it took.
@@ -176,7 +165,7 @@ impl Probe {
     }
 
     /// Send one request and read its body up to the cap.
-    pub async fn send(&self, request: Outgoing) -> Exchange {
+    pub async fn send(&self, request: Request) -> Exchange {
         let started = Instant::now();
         let response = self.send_inner(&request).await;
         Exchange {
@@ -186,7 +175,7 @@ impl Probe {
         }
     }
 
-    async fn send_inner(&self, request: &Outgoing) -> Result<Incoming, TransportError> {
+    async fn send_inner(&self, request: &Request) -> Result<Incoming, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| TransportError::Other(format!("bad method: {e}")))?;
         let mut builder = self.client.request(method, &request.url);

@@ -167,6 +167,14 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The cases directory, when it is not the built-in one (a reproduction must name it).
+    pub fn cases_dir_named(&self) -> Option<&std::path::Path> {
+        let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases");
+        (self.cases_dir != default).then_some(self.cases_dir.as_path())
+    }
+}
+
 /// Validate a base URL: http(s), a host, no query; `http://` only to loopback unless allowed.
 pub fn check_base_url(url: &str, allow_insecure: bool) -> Result<String, SettingsError> {
     let var = "ERRCONTRACT_BASE_URL";

@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use errcontract::case::{self, Feature, Role};
-use errcontract::contract::default_schemas_dir;
-use errcontract::coverage::{self, Matrix};
 use errcontract::reference::{self, Config};
-use errcontract::run::{Outcome, Target};
+use errcontract::report::{self, Matrix};
+use errcontract::run::Outcome;
+use errcontract::target::Target;
 
 use crate::support;
 
@@ -23,7 +23,7 @@ async fn every_case_passes_against_the_reference_and_the_matrix_is_complete() {
     assert!(
         loaded.broken.is_empty(),
         "broken case files: {:?}",
-        loaded.broken.iter().map(|b| &b.0).collect::<Vec<_>>()
+        loaded.broken.iter().map(|b| &b.name).collect::<Vec<_>>()
     );
     assert!(
         loaded.cases.len() >= 60,
@@ -63,15 +63,15 @@ async fn every_case_passes_against_the_reference_and_the_matrix_is_complete() {
                 "{}: {:?}\n{}",
                 c.trial_name(),
                 r.outcome,
-                errcontract::render::failure(c, &r, runner.target())
+                errcontract::report::failure(c, &r, runner.target())
             ));
         }
         results.push(r);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
-    let endpoints = coverage::load_endpoints(&default_schemas_dir()).expect("endpoints.json");
-    let matrix = Matrix::build(&contract.table, &endpoints, &results);
+    let endpoints = &contract.endpoints;
+    let matrix = Matrix::build(&contract.table, endpoints, &results);
     assert!(
         matrix.codes_never_held().is_empty(),
         "codes never held: {:?}\n{}",
@@ -84,7 +84,7 @@ async fn every_case_passes_against_the_reference_and_the_matrix_is_complete() {
             .iter()
             .any(|(label, cells)| label == endpoint && cells.get(code).is_some_and(|c| c.held > 0))
     };
-    for e in &endpoints {
+    for e in endpoints {
         assert!(
             held(&e.label(), "invalid_api_key"),
             "no invalid_api_key case held on {}\n{}",
@@ -100,7 +100,7 @@ async fn every_case_passes_against_the_reference_and_the_matrix_is_complete() {
         );
     }
     assert!(
-        held(coverage::OTHER, "not_found"),
+        held(report::OTHER, "not_found"),
         "no unknown-path case\n{}",
         matrix.render()
     );

@@ -73,7 +73,7 @@ async fn a_silent_target_fails_the_case_at_the_request_timeout() {
     let started = Instant::now();
     let result = runner.run_case(&case).await;
     let elapsed = started.elapsed();
-    let rendered = errcontract::render::failure(&case, &result, runner.target());
+    let rendered = errcontract::report::failure(&case, &result, runner.target());
     eprintln!("silent target, 1 s request timeout: ended in {elapsed:?}");
     assert!(failed_with(&result, "transport"), "{rendered}");
     assert!(
@@ -94,7 +94,7 @@ async fn the_case_deadline_ends_a_case_the_request_timeout_would_not() {
     let started = Instant::now();
     let result = runner.run_case(&case).await;
     let elapsed = started.elapsed();
-    let rendered = errcontract::render::failure(&case, &result, runner.target());
+    let rendered = errcontract::report::failure(&case, &result, runner.target());
     eprintln!("silent target, 60 s request timeout, 1 s case deadline: ended in {elapsed:?}");
     assert!(failed_with(&result, "transport"), "{rendered}");
     assert!(
@@ -113,7 +113,7 @@ async fn a_poll_that_never_terminates_fails_with_poll() {
     let started = Instant::now();
     let result = runner.run_case(&case).await;
     let elapsed = started.elapsed();
-    let rendered = errcontract::render::failure(&case, &result, runner.target());
+    let rendered = errcontract::report::failure(&case, &result, runner.target());
     eprintln!("forever pending, 600 ms poll timeout: ended in {elapsed:?}");
     assert!(failed_with(&result, "poll"), "{rendered}");
     assert!(
@@ -134,7 +134,7 @@ async fn the_case_deadline_cuts_a_long_poll_short() {
     let started = Instant::now();
     let result = runner.run_case(&case).await;
     let elapsed = started.elapsed();
-    let rendered = errcontract::render::failure(&case, &result, runner.target());
+    let rendered = errcontract::report::failure(&case, &result, runner.target());
     eprintln!("forever pending, 60 s poll timeout, 1 s case deadline: ended in {elapsed:?}");
     assert!(failed_with(&result, "transport"), "{rendered}");
     assert!(rendered.contains("the case deadline passed"), "{rendered}");
@@ -156,7 +156,10 @@ async fn cases_started_after_the_run_deadline_are_inconclusive() {
     let second = runner.run_case(&case).await;
     match &second.outcome {
         Outcome::Inconclusive(why) => {
-            assert!(why.contains("ERRCONTRACT_RUN_DEADLINE_S"), "{why}");
+            assert!(
+                why.to_string().contains("ERRCONTRACT_RUN_DEADLINE_S"),
+                "{why}"
+            );
             assert!(
                 second.steps.is_empty(),
                 "nothing is sent after the deadline"

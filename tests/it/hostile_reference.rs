@@ -754,7 +754,7 @@ async fn a_body_over_25_mib_gets_the_400_envelope_however_it_is_sent() {
             auth: Some(format!("Bearer {key}").into_bytes()),
             content_type: Some("application/json".into()),
             headers: Vec::new(),
-            body: errcontract::run::sized_body(LIMIT + 1).to_vec(),
+            body: errcontract::request::sized_body(LIMIT + 1).to_vec(),
         },
     )
     .await

@@ -1061,7 +1061,7 @@ async fn run_through(
     let case = support::case(name, case);
     let runner = support::runner(&proxy);
     let result = runner.run_case(&case).await;
-    let rendered = errcontract::render::failure(&case, &result, runner.target());
+    let rendered = errcontract::report::failure(&case, &result, runner.target());
     server.shutdown().await;
     (case, result, rendered)
 }

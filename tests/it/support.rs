@@ -11,8 +11,9 @@ use std::time::Duration;
 use errcontract::case::{self, Case, Feature, Role};
 use errcontract::contract::{Contract, default_schemas_dir};
 use errcontract::probe::{Probe, ProbeConfig};
-use errcontract::run::{CaseResult, Outcome, Runner, Target};
+use errcontract::run::{CaseResult, Outcome, Runner};
 use errcontract::settings::Settings;
+use errcontract::target::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The contract from `schemas/`, compiled once.

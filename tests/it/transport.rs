@@ -25,7 +25,7 @@ async fn transport_failure(raw: Raw) -> (String, Duration) {
         "{:?}",
         result.outcome
     );
-    let message = errcontract::render::failure(&case, &result, support::runner(&base).target());
+    let message = errcontract::report::failure(&case, &result, support::runner(&base).target());
     (message, elapsed)
 }
 

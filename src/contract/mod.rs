@@ -1,5 +1,6 @@
-//! The contract as data: the status/code table (`schemas/codes.json`) and the compiled JSON
-//! Schemas of the error envelope, the failed video poll and case files.
+//! The contract as data, loaded from `schemas/`: the status/code table (`codes.json`), the
+//! JSON Schemas of the error envelope, the failed video poll and case files (compiled from one
+//! in-memory registry, offline), and the endpoints of the coverage matrix.
 //!
 //! Nothing outside `schemas/` names an error status: every status, retryability and Retry-After
 //! rule is read from the table at start-up.
@@ -7,29 +8,38 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::Value;
+
+mod endpoints;
+mod table;
+
+pub use endpoints::Endpoint;
+pub use table::{CodeRow, CodeTable, RetryAfterRule};
 
 /// The schemas shipped in the binary, for callers that have no `schemas/` directory at hand
 /// (the reference server, `errcontract serve`).
-pub const EMBEDDED_CODES: &str = include_str!("../schemas/codes.json");
+pub const EMBEDDED_CODES: &str = include_str!("../../schemas/codes.json");
 const EMBEDDED_SCHEMAS: &[(&str, &str)] = &[
-    ("codes.json", include_str!("../schemas/codes.json")),
+    ("codes.json", include_str!("../../schemas/codes.json")),
     (
         "codes.schema.json",
-        include_str!("../schemas/codes.schema.json"),
+        include_str!("../../schemas/codes.schema.json"),
     ),
     (
         "error.schema.json",
-        include_str!("../schemas/error.schema.json"),
+        include_str!("../../schemas/error.schema.json"),
     ),
     (
         "video-failure.schema.json",
-        include_str!("../schemas/video-failure.schema.json"),
+        include_str!("../../schemas/video-failure.schema.json"),
     ),
     (
         "case.schema.json",
-        include_str!("../schemas/case.schema.json"),
+        include_str!("../../schemas/case.schema.json"),
+    ),
+    (
+        "endpoints.json",
+        include_str!("../../schemas/endpoints.json"),
     ),
 ];
 
@@ -41,100 +51,6 @@ const BASE: &str = SCHEMA_BASE;
 /// The directory of the schemas in this source tree.
 pub fn default_schemas_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")
-}
-
-/// Whether a code's responses carry `Retry-After`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RetryAfterRule {
-    /// Every response with this code carries `Retry-After`.
-    Required,
-    /// It may carry one.
-    Allowed,
-    /// It must not: the error is not retryable.
-    Forbidden,
-}
-
-/// One row of the table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CodeRow {
-    /// The one HTTP status of this code.
-    pub status: u16,
-    /// Whether a client may retry the same request.
-    pub retryable: bool,
-    /// The `Retry-After` rule.
-    pub retry_after: RetryAfterRule,
-    /// What the code means.
-    pub description: String,
-    /// What a client does about it.
-    #[serde(default)]
-    pub fix: Option<String>,
-}
-
-/// The status/code table: code → row.
-#[derive(Debug, Clone)]
-pub struct CodeTable {
-    rows: BTreeMap<String, CodeRow>,
-}
-
-#[derive(Deserialize)]
-struct CodesFile {
-    codes: BTreeMap<String, CodeRow>,
-}
-
-impl CodeTable {
-    /// Parse the text of a `codes.json`.
-    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        let file: serde_json::Value = serde_json::from_str(text)?;
-        let file: CodesFile = serde_json::from_value(file)?;
-        Ok(CodeTable { rows: file.codes })
-    }
-
-    /// The table compiled into this binary.
-    pub fn embedded() -> Self {
-        // The embedded table is checked by every test run (`contract::tests`), so it parses.
-        Self::parse(EMBEDDED_CODES).expect("the embedded schemas/codes.json parses")
-    }
-
-    /// The row of a code, if the table has it.
-    pub fn get(&self, code: &str) -> Option<&CodeRow> {
-        self.rows.get(code)
-    }
-
-    /// The status of a code, if the table has it.
-    pub fn status_of(&self, code: &str) -> Option<u16> {
-        self.get(code).map(|r| r.status)
-    }
-
-    /// Every code with this status, in table order.
-    pub fn codes_with_status(&self, status: u16) -> Vec<&str> {
-        self.rows
-            .iter()
-            .filter(|(_, r)| r.status == status)
-            .map(|(c, _)| c.as_str())
-            .collect()
-    }
-
-    /// Whether some code of the table has this status.
-    pub fn has_status(&self, status: u16) -> bool {
-        self.rows.values().any(|r| r.status == status)
-    }
-
-    /// All codes, sorted.
-    pub fn codes(&self) -> impl Iterator<Item = &str> {
-        self.rows.keys().map(String::as_str)
-    }
-
-    /// Number of codes.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
 }
 
 /// A schema problem found at start-up.
@@ -160,7 +76,7 @@ pub enum ContractError {
         /// What serde_json said.
         message: String,
     },
-    /// A schema does not compile.
+    /// A schema does not compile, or a data file is not of its shape.
     #[error("{path}: the schema does not compile: {message}")]
     Compile {
         /// The file.
@@ -171,6 +87,14 @@ pub enum ContractError {
     /// The table is not of the table's shape.
     #[error("{path}: not a valid code table: {message}")]
     Table {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// `endpoints.json` is not a list of endpoints.
+    #[error("{path}: not a valid endpoint list: {message}")]
+    Endpoints {
         /// The file.
         path: PathBuf,
         /// What is wrong.
@@ -202,6 +126,8 @@ pub struct Contract {
     pub case: jsonschema::Validator,
     /// The property names `error.schema.json` defines inside `error` (others are notes).
     pub error_fields: Vec<String>,
+    /// The endpoints of the coverage matrix (`endpoints.json`).
+    pub endpoints: Vec<Endpoint>,
 }
 
 impl std::fmt::Debug for Contract {
@@ -266,7 +192,7 @@ impl Contract {
                 path: dir.join(name),
                 line: e.line(),
                 column: e.column(),
-                message: crate::case::strip_position(&e.to_string()),
+                message: crate::locate::strip_position(&e.to_string()),
             })?;
             parsed.push((name.as_str(), value));
         }
@@ -292,10 +218,11 @@ impl Contract {
             .find(|(n, _)| n == "codes.json")
             .map(|(_, t)| t.as_str());
         need("codes.json")?;
-        let table_schema = need("codes.schema.json")?;
+        need("codes.schema.json")?;
         let table_value = need("codes.json")?;
         // The table is validated against its own schema first, so a typo in codes.json is named.
-        let table_validator = compile_one(dir, "codes.schema.json", table_schema, &[])?;
+        let registry = registry(dir, docs)?;
+        let table_validator = compile_one(dir, "codes.schema.json", &registry)?;
         if let Some(err) = table_validator.iter_errors(table_value).next() {
             return Err(ContractError::Table {
                 path: dir.join("codes.json"),
@@ -337,14 +264,18 @@ impl Contract {
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
 
-        let error = compile_one(dir, "error.schema.json", error_schema, &docs)?;
-        let video_failure = compile_one(
-            dir,
-            "video-failure.schema.json",
-            need("video-failure.schema.json")?,
-            &docs,
-        )?;
-        let case = compile_one(dir, "case.schema.json", need("case.schema.json")?, &docs)?;
+        need("video-failure.schema.json")?;
+        need("case.schema.json")?;
+        let error = compile_one(dir, "error.schema.json", &registry)?;
+        let video_failure = compile_one(dir, "video-failure.schema.json", &registry)?;
+        let case = compile_one(dir, "case.schema.json", &registry)?;
+        let endpoints_value = need("endpoints.json")?;
+        let endpoints = serde_json::from_value::<endpoints::EndpointsFile>(endpoints_value.clone())
+            .map_err(|e| ContractError::Endpoints {
+                path: dir.join("endpoints.json"),
+                message: e.to_string(),
+            })?
+            .endpoints;
         Ok(Contract {
             origin: origin.to_string(),
             table,
@@ -352,38 +283,40 @@ impl Contract {
             video_failure,
             case,
             error_fields,
+            endpoints,
         })
     }
+}
+
+fn registry(
+    dir: &Path,
+    docs: Vec<(String, Value)>,
+) -> Result<jsonschema::Registry<'static>, ContractError> {
+    let err = |e: &dyn std::fmt::Display| ContractError::Compile {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    };
+    jsonschema::Registry::new()
+        .extend(docs)
+        .map_err(|e| err(&e))?
+        .prepare()
+        .map_err(|e| err(&e))
 }
 
 fn compile_one(
     dir: &Path,
     name: &str,
-    _schema: &Value,
-    docs: &[(String, Value)],
+    registry: &jsonschema::Registry<'_>,
 ) -> Result<jsonschema::Validator, ContractError> {
-    let compile_err = |message: String| ContractError::Compile {
-        path: dir.join(name),
-        message,
-    };
-    let mut all = docs.to_vec();
-    if !all
-        .iter()
-        .any(|(uri, _)| uri.ends_with(&format!("/{name}")))
-    {
-        all.push((format!("{BASE}{name}"), _schema.clone()));
-    }
-    let registry = jsonschema::Registry::new()
-        .extend(all)
-        .map_err(|e| compile_err(e.to_string()))?
-        .prepare()
-        .map_err(|e| compile_err(e.to_string()))?;
     jsonschema::draft202012::options()
-        .with_registry(&registry)
+        .with_registry(registry)
         .offline()
         .should_validate_formats(true)
         .build(&serde_json::json!({ "$ref": format!("{BASE}{name}") }))
-        .map_err(|e| compile_err(e.to_string()))
+        .map_err(|e| ContractError::Compile {
+            path: dir.join(name),
+            message: e.to_string(),
+        })
 }
 
 /// `(root)` for the empty JSON Pointer, else the pointer.

@@ -2,56 +2,11 @@
 //! and whether the contract held when it did. Endpoints come from `schemas/endpoints.json`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::contract::CodeTable;
+use crate::contract::{CodeTable, Endpoint};
 use crate::run::{CaseResult, Outcome};
-
-/// One endpoint: a method and a path template.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
-pub struct Endpoint {
-    /// The method.
-    pub method: String,
-    /// The path template; `{name}` matches one segment.
-    pub path: String,
-}
-
-impl Endpoint {
-    /// `METHOD /path`.
-    pub fn label(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-
-    /// Whether a concrete (or template) request path is this endpoint.
-    pub fn matches(&self, method: &str, path: &str) -> bool {
-        let path = path.split('?').next().unwrap_or(path);
-        let want: Vec<&str> = self.path.trim_matches('/').split('/').collect();
-        let got: Vec<&str> = path.trim_matches('/').split('/').collect();
-        self.method.eq_ignore_ascii_case(method)
-            && want.len() == got.len()
-            && want
-                .iter()
-                .zip(&got)
-                .all(|(w, g)| (w.starts_with('{') && !g.is_empty()) || w == g)
-    }
-}
-
-#[derive(Deserialize)]
-struct EndpointsFile {
-    endpoints: Vec<Endpoint>,
-}
-
-/// Load `endpoints.json` from the schemas directory.
-pub fn load_endpoints(schemas: &Path) -> Result<Vec<Endpoint>, String> {
-    let path = schemas.join("endpoints.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: EndpointsFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
-    Ok(file.endpoints)
-}
 
 /// Counts in one cell.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,7 +31,11 @@ pub const OTHER: &str = "(other paths and methods)";
 
 impl Matrix {
     /// Build from the results of a run.
-    pub fn build(table: &CodeTable, endpoints: &[Endpoint], results: &[CaseResult]) -> Self {
+    pub fn build<'a>(
+        table: &CodeTable,
+        endpoints: &[Endpoint],
+        results: impl IntoIterator<Item = &'a CaseResult>,
+    ) -> Self {
         let codes: Vec<String> = table.codes().map(String::from).collect();
         let mut rows: Vec<(String, BTreeMap<String, Cell>)> = endpoints
             .iter()
@@ -86,25 +45,15 @@ impl Matrix {
         for r in results {
             let passed = matches!(r.outcome, Outcome::Passed);
             for step in &r.steps {
-                let Some(x) = &step.exchange else { continue };
-                let Some(code) = step.verdict.code.clone().or_else(|| {
-                    step.verdict
-                        .body
-                        .as_ref()
-                        .and_then(|b| b.pointer("/error/code"))
-                        .and_then(|c| c.as_str())
-                        .map(String::from)
-                }) else {
-                    continue;
-                };
-                if !codes.contains(&code) {
+                let Some(code) = &step.code else { continue };
+                if !codes.contains(code) {
                     continue;
                 }
                 let row = endpoints
                     .iter()
-                    .position(|e| e.matches(&x.request.method, &step.endpoint))
+                    .position(|e| e.matches(step.method, &step.endpoint))
                     .unwrap_or(endpoints.len());
-                let cell = rows[row].1.entry(code).or_default();
+                let cell = rows[row].1.entry(code.clone()).or_default();
                 if passed {
                     cell.held += 1
                 } else {
@@ -176,23 +125,5 @@ impl Matrix {
             ));
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn templates_match_one_segment() {
-        let e = Endpoint {
-            method: "GET".into(),
-            path: "/v2/videos/generations/{id}".into(),
-        };
-        assert!(e.matches("GET", "/v2/videos/generations/req-123"));
-        assert!(e.matches("GET", "/v2/videos/generations/{id}"));
-        assert!(!e.matches("GET", "/v2/videos/generations"));
-        assert!(!e.matches("POST", "/v2/videos/generations/x"));
-        assert!(!e.matches("GET", "/v2/videos/generations/x/y"));
     }
 }

@@ -1,16 +1,21 @@
-//! Failure messages a person can act on: where (the case file's line and column of the
+//! The failure text a person can act on: where (the case file's line and column of the
 //! expectation), what (each failed check, expected vs actual), the evidence (status line,
-//! the headers that matter, a body excerpt) and how to reproduce (curl and the cargo command).
-//! Everything rendered passes through the secrets' redaction last.
+//! the headers that matter, a body excerpt) and how to reproduce (the curl recorded when the
+//! request was built, and the one-case cargo command). Rendered only for failures; the case
+//! file is read again here to point at lines. Everything passes through redaction last.
 
-use std::path::Path;
+use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
 
-use crate::case::{Auth, Case, Role};
+use crate::case::Case;
 use crate::check::Finding;
-use crate::probe::{Exchange, Outgoing};
-use crate::run::{CaseResult, MALFORMED_TOKEN, Outcome, Target};
+use crate::locate::SourceMap;
+use crate::probe::Exchange;
+use crate::run::CaseResult;
+use crate::target::Target;
+
+use super::display_path;
 
 /// The most body shown in a failure.
 pub const BODY_EXCERPT: usize = 2048;
@@ -26,17 +31,16 @@ const HEADERS_SHOWN: &[&str] = &[
     "transfer-encoding",
 ];
 
-/// The failure message of a failed case (empty for other outcomes), redacted.
+/// The failure text of a failed case (empty for other outcomes), redacted.
 pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
-    let Outcome::Failed { step } = result.outcome else {
+    let Some((step, record)) = result.failed_step() else {
         return String::new();
     };
-    let Some(record) = result.steps.get(step) else {
-        return String::new();
-    };
+    // The file may have gone since it was loaded; the text then points at no line.
+    let source = SourceMap::new(case.text().unwrap_or_else(|_| Arc::from("")));
     let mut out = String::new();
     let file = display_path(&case.path);
-    let findings = &record.verdict.findings;
+    let findings = &record.findings;
     let names: Vec<&str> = findings.iter().map(|f| f.check.as_str()).collect();
     out.push_str(&format!(
         "{} failed {} check{} ({}): {}\n",
@@ -44,11 +48,11 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
         findings.len(),
         if findings.len() == 1 { "" } else { "s" },
         names.join(", "),
-        case.spec.description
+        case.description
     ));
     out.push_str(&format!(
         "  --> {file}:{}\n",
-        case.locate(&format!("{}/request", record.base))
+        source.value_at(&format!("{}/request", record.base))
     ));
     if let Some(x) = &record.exchange {
         let step_name = case
@@ -77,28 +81,11 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
     }
     out.push('\n');
     for f in findings {
-        out.push_str(&finding_text(case, &file, f));
+        out.push_str(&finding_text(&source, &file, f));
     }
-    out.push_str(&snippet(case, &file, findings));
-    if let Some(x) = &record.exchange {
-        out.push_str(&response_text(x));
-        out.push_str("\n  reproduce:\n");
-        let spec = case.steps.get(step).map(|(_, s)| &s.request);
-        out.push_str(&format!(
-            "    {}\n",
-            curl(&x.request, spec.map(|s| &s.auth))
-        ));
-        if step > 0 {
-            out.push_str("    (this is step ");
-            out.push_str(&format!(
-                "{} of a flow; the earlier steps supplied its captured values)\n",
-                step + 1
-            ));
-        }
-    } else {
-        out.push_str("\n  reproduce:\n");
-    }
-    out.push_str(&format!("    {}\n", rerun_command(case, target)));
+    out.push_str(&snippet(&source, &file, findings));
+    out.push_str(&evidence(record.exchange.as_ref(), step));
+    out.push_str(&format!("    {}\n", result.rerun.as_deref().unwrap_or("")));
     if !result.notes.is_empty() {
         out.push_str("\n  notes:\n");
         for n in &result.notes {
@@ -108,14 +95,31 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
     target.secrets.redact(&out)
 }
 
-fn finding_text(case: &Case, file: &str, f: &Finding) -> String {
+/// The response and the recorded curl, or just the heading when no exchange is kept.
+fn evidence(exchange: Option<&Exchange>, step: usize) -> String {
+    let Some(x) = exchange else {
+        return "\n  reproduce:\n".to_string();
+    };
+    let mut out = response_text(x);
+    out.push_str("\n  reproduce:\n");
+    out.push_str(&format!("    {}\n", x.request.curl));
+    if step > 0 {
+        out.push_str(&format!(
+            "    (this is step {} of a flow; the earlier steps supplied its captured values)\n",
+            step + 1
+        ));
+    }
+    out
+}
+
+fn finding_text(source: &SourceMap, file: &str, f: &Finding) -> String {
     let pad = " ".repeat(f.check.as_str().len() + 3);
     let mut s = format!(
         "  [{}] expected {}\n  {pad}     got {}\n",
         f.check, f.expected, f.actual
     );
     if let Some(at) = &f.expected_at {
-        s.push_str(&format!("  {pad}      at {file}:{}\n", case.locate(at)));
+        s.push_str(&format!("  {pad}      at {file}:{}\n", source.value_at(at)));
     }
     for d in &f.detail {
         s.push_str(&format!("  {pad}         {d}\n"));
@@ -124,12 +128,12 @@ fn finding_text(case: &Case, file: &str, f: &Finding) -> String {
 }
 
 /// The case file around the failed expectations, each labelled with its check.
-fn snippet(case: &Case, file: &str, findings: &[Finding]) -> String {
+fn snippet(source: &SourceMap, file: &str, findings: &[Finding]) -> String {
     let labels: Vec<LabeledSpan> = findings
         .iter()
         .filter_map(|f| {
             let at = f.expected_at.as_ref()?;
-            let span = crate::case::span_of(case, at);
+            let span = source.span(at);
             Some(LabeledSpan::new(
                 Some(format!("{}: expected here", f.check)),
                 span.start,
@@ -137,12 +141,12 @@ fn snippet(case: &Case, file: &str, findings: &[Finding]) -> String {
             ))
         })
         .collect();
-    if labels.is_empty() {
+    if labels.is_empty() || source.text().is_empty() {
         return String::new();
     }
     let diag = MietteDiagnostic::new(format!("in {file}")).with_labels(labels);
-    let report =
-        miette::Report::new(diag).with_source_code(NamedSource::new(file, case.source.to_string()));
+    let report = miette::Report::new(diag)
+        .with_source_code(NamedSource::new(file, source.text().to_string()));
     let mut out = String::new();
     let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
         .with_width(110)
@@ -196,76 +200,4 @@ fn response_text(x: &Exchange) -> String {
         s.push_str(&indent(&printable, "      "));
     }
     s
-}
-
-/// A curl command that sends the same request; keys appear as their environment variables.
-pub fn curl(req: &Outgoing, auth: Option<&Auth>) -> String {
-    let mut parts = vec!["curl -i".to_string()];
-    if req.method != "GET" {
-        parts.push(format!("-X {}", req.method));
-    }
-    parts.push(quote(&req.url));
-    for (name, value) in &req.headers {
-        if name.eq_ignore_ascii_case("authorization") {
-            let shown = match auth {
-                Some(Auth::Role(Role::Malformed)) => {
-                    quote(&format!("Authorization: Bearer {MALFORMED_TOKEN}"))
-                }
-                Some(Auth::Role(role)) => match role.env_var() {
-                    Some(var) => format!("-H \"Authorization: Bearer ${var}\""),
-                    None => continue,
-                },
-                Some(Auth::Explicit { .. }) => quote(&format!("{name}: {value}")),
-                None => "-H \"Authorization: Bearer $ERRCONTRACT_API_KEY\"".to_string(),
-            };
-            parts.push(if shown.starts_with("-H") {
-                shown
-            } else {
-                format!("-H {shown}")
-            });
-        } else {
-            parts.push(format!("-H {}", quote(&format!("{name}: {value}"))));
-        }
-    }
-    if let Some(body) = &req.body {
-        if body.len() <= 4096 {
-            parts.push(format!(
-                "--data-binary {}",
-                quote(&String::from_utf8_lossy(body))
-            ));
-        } else {
-            parts.push(format!(
-                "--data-binary @<(printf '{{\"padding\":\"%s\"}}' \"$(head -c {} /dev/zero | tr '\\0' a)\")",
-                body.len().saturating_sub(14)
-            ));
-        }
-    }
-    parts.join(" ")
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// The command that reruns this one case against the same target.
-pub fn rerun_command(case: &Case, target: &Target) -> String {
-    let prefix = if target.reference {
-        String::new()
-    } else {
-        format!("ERRCONTRACT_BASE_URL={} ", quote(&target.base_url))
-    };
-    format!(
-        "{prefix}cargo test --test contract -- --exact {}",
-        case.trial_name()
-    )
-}
-
-/// A path as the user would type it: relative to the working directory when below it.
-pub fn display_path(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok();
-    let rel = cwd
-        .as_ref()
-        .and_then(|c| path.strip_prefix(c).ok())
-        .unwrap_or(path);
-    rel.display().to_string()
 }

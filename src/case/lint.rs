@@ -1,0 +1,267 @@
+//! The case rules the schema cannot say, in one place: per file (the expectation against the
+//! table, regexes that compile, placeholders bound by an earlier capture) and across files
+//! (names that collide), and `errcontract lint` over a directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::contract::{Contract, RetryAfterRule};
+use crate::locate::{self, LineCol};
+
+use super::discover::load_all;
+use super::error::CaseError;
+use super::load::load;
+use super::model::Case;
+
+/// A rule broken in one file, at a JSON Pointer (located by the loader).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Problem {
+    pub pointer: String,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// The semantic rules the schema cannot say: the expectation against the table, regexes that
+/// compile, placeholders bound by an earlier capture.
+pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
+    let mut errs = Vec::new();
+    let mut push = |pointer: String, message: String, help: Option<String>| {
+        errs.push(Problem {
+            pointer,
+            message,
+            help,
+        });
+    };
+    let table = &contract.table;
+    let mut bound: BTreeSet<String> = BTreeSet::new();
+    for (base, step) in &case.steps {
+        let e = &step.expect;
+        let ep = format!("{base}/expect");
+        match &e.code {
+            Some(code) => match table.get(code) {
+                Some(row) => {
+                    if row.status != e.status {
+                        push(
+                            format!("{ep}/status"),
+                            format!(
+                                "expects status {} with code {code:?}, but the table gives {code:?} status {}",
+                                e.status, row.status
+                            ),
+                            Some(format!(
+                                "set \"status\": {} or pick a code of status {}",
+                                row.status, e.status
+                            )),
+                        );
+                    }
+                    if let Some(r) = e.retryable
+                        && r != row.retryable
+                    {
+                        push(
+                            format!("{ep}/retryable"),
+                            format!(
+                                "expects retryable {r}, but the table says {code:?} is retryable: {}",
+                                row.retryable
+                            ),
+                            Some(format!("set \"retryable\": {} or remove it", row.retryable)),
+                        );
+                    }
+                    for (name, h) in &e.headers {
+                        if name.eq_ignore_ascii_case("retry-after")
+                            && h.present == Some(true)
+                            && row.retry_after == RetryAfterRule::Forbidden
+                        {
+                            push(
+                                format!("{ep}/headers/{}", locate::escape(name)),
+                                format!(
+                                    "expects Retry-After on {code:?}, which the table says is not retryable"
+                                ),
+                                Some("remove this header expectation".into()),
+                            );
+                        }
+                    }
+                }
+                None => push(
+                    format!("{ep}/code"),
+                    format!("{code:?} is not a code of the table"),
+                    Some(format!(
+                        "use one of: {}",
+                        table.codes().collect::<Vec<_>>().join(", ")
+                    )),
+                ),
+            },
+            None => {
+                if e.status >= 400 && e.failure.is_none() {
+                    push(
+                        format!("{ep}/status"),
+                        format!("expects error status {} but names no code", e.status),
+                        Some(match table.codes_with_status(e.status).as_slice() {
+                            [] => format!("no code of the table has status {}", e.status),
+                            codes => {
+                                format!("add \"code\" (one of: {}) and \"param\"", codes.join(", "))
+                            }
+                        }),
+                    );
+                }
+            }
+        }
+        if e.status < 400 && e.code.is_some() {
+            push(
+                format!("{ep}/code"),
+                format!("a code is expected with success status {}", e.status),
+                Some("an error code goes with its error status".into()),
+            );
+        }
+        if let Some(f) = &e.failure {
+            if table.get(&f.code).is_none() {
+                push(
+                    format!("{ep}/failure/code"),
+                    format!("{:?} is not a code of the table", f.code),
+                    None,
+                );
+            }
+            for (key, re) in [("message_matches", &f.message_matches)] {
+                if let Some(re) = re
+                    && let Err(err) = regex::Regex::new(re)
+                {
+                    push(
+                        format!("{ep}/failure/{key}"),
+                        format!("not a valid regex: {err}"),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(re) = &e.message_matches
+            && let Err(err) = regex::Regex::new(re)
+        {
+            push(
+                format!("{ep}/message_matches"),
+                format!("not a valid regex: {err}"),
+                None,
+            );
+        }
+        for (name, h) in &e.headers {
+            if let Some(re) = &h.matches
+                && let Err(err) = regex::Regex::new(re)
+            {
+                push(
+                    format!("{ep}/headers/{}/matches", locate::escape(name)),
+                    format!("not a valid regex: {err}"),
+                    None,
+                );
+            }
+        }
+        for placeholder in placeholders(&step.request.path) {
+            if !bound.contains(&placeholder) {
+                push(
+                    format!("{base}/request/path"),
+                    format!("placeholder {{{placeholder}}} is not captured by an earlier step"),
+                    Some(format!(
+                        "add \"capture\": {{\"{placeholder}\": \"/id\"}} to an earlier step"
+                    )),
+                );
+            }
+        }
+        for name in step.capture.keys() {
+            bound.insert(name.clone());
+        }
+        if let Some(poll) = &step.poll
+            && poll.interval_ms > poll.timeout_ms
+        {
+            push(
+                format!("{base}/poll/interval_ms"),
+                "the poll interval is longer than its timeout".into(),
+                None,
+            );
+        }
+    }
+    errs
+}
+
+/// The `{names}` in a path.
+pub fn placeholders(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                out.push(after[..close].to_string());
+                rest = &after[close + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// What lint found.
+#[derive(Debug, Default)]
+pub struct LintReport {
+    /// Files read.
+    pub files: usize,
+    /// Cases that are clean.
+    pub clean: usize,
+    /// Every problem, by file then position.
+    pub problems: Vec<CaseError>,
+}
+
+impl LintReport {
+    /// One closing line.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} case file{} checked: {} clean, {} problem{}",
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            self.clean,
+            self.problems.len(),
+            if self.problems.len() == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Lint a directory of cases, or one case file.
+pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport> {
+    let mut report = LintReport::default();
+    if path.is_file() {
+        let root = path.parent().unwrap_or(Path::new("."));
+        report.files = 1;
+        match load(root, path, contract) {
+            Ok(_) => report.clean = 1,
+            Err(e) => report.problems.extend(e.0),
+        }
+        return Ok(report);
+    }
+    let loaded = load_all(path, contract)?;
+    report.files = loaded.cases.len() + loaded.broken.len();
+    report.clean = loaded.cases.len();
+    for broken in loaded.broken {
+        report.problems.extend(broken.errors.0);
+    }
+    report.problems.extend(collisions(&loaded.cases));
+    Ok(report)
+}
+
+/// The rule across files: names that differ only in case collide on case-insensitive file
+/// systems and in reports.
+pub fn collisions(cases: &[Case]) -> Vec<CaseError> {
+    let mut seen: BTreeMap<String, &Case> = BTreeMap::new();
+    let mut out = Vec::new();
+    for c in cases {
+        if let Some(first) = seen.insert(c.name.to_lowercase(), c) {
+            out.push(CaseError {
+                path: c.path.clone(),
+                at: LineCol { line: 1, column: 1 },
+                pointer: String::new(),
+                message: format!(
+                    "case name {:?} collides with {:?} ({}) when case is ignored",
+                    c.name,
+                    first.name,
+                    first.path.display()
+                ),
+                help: Some("rename one of the files".into()),
+            });
+        }
+    }
+    out
+}

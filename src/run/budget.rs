@@ -1,0 +1,298 @@
+//! The rate budget: how fast and how much errcontract may send. Three bounds, all shared by
+//! every case of the run:
+//! - `ERRCONTRACT_RPS`: a client-side limit on requests per second;
+//! - `ERRCONTRACT_CONCURRENCY`: requests in flight at most;
+//! - the target's own word: `X-RateLimit-Remaining` / `X-RateLimit-Reset` (no request is sent
+//!   into a window the target said is spent) and `Retry-After` on a throttling response (no
+//!   request until it passes). Windows are kept per key and endpoint (method and path
+//!   template): a target that reports its limit on a poll need not count polls against it.
+//!
+//! A step that expects the throttling response is exempt from the target's word: it is there to
+//! provoke it.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::probe::Incoming;
+use crate::request::Request;
+
+/// Slack added to a window's reset: clocks differ by a little, and a request sent a moment
+/// early would meet the spent window.
+const RESET_SLACK: Duration = Duration::from_millis(50);
+
+/// The run's rate budget.
+pub struct Budget {
+    limiter: Option<DefaultDirectRateLimiter>,
+    slots: Semaphore,
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget")
+            .field("slots", &self.slots.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the target last said about one key's window in one area.
+#[derive(Debug, Default, Clone)]
+struct Window {
+    /// Requests left in the window, less those sent since (None: unknown, send).
+    remaining: Option<u64>,
+    /// When the window resets.
+    reset_at: Option<Instant>,
+    /// No request before this (a Retry-After).
+    blocked_until: Option<Instant>,
+    /// Requests sent and not yet answered.
+    inflight: u64,
+}
+
+impl Window {
+    /// Take one request from the window, or say how long to wait.
+    fn reserve(&mut self, now: Instant, exempt: bool) -> Result<(), Duration> {
+        if !exempt {
+            if let Some(until) = self.blocked_until {
+                if now < until {
+                    return Err(until - now);
+                }
+                self.blocked_until = None;
+            }
+            if self.remaining == Some(0) {
+                match self.reset_at {
+                    Some(reset) if now < reset => return Err(reset - now),
+                    // A new window (or no word on when it resets): the target will say.
+                    _ => {
+                        self.remaining = None;
+                        self.reset_at = None;
+                    }
+                }
+            }
+            self.remaining = self.remaining.map(|r| r.saturating_sub(1));
+        }
+        self.inflight += 1;
+        Ok(())
+    }
+
+    /// Learn from a response to a request of this window.
+    fn observe(&mut self, now: Instant, said: Said) {
+        self.inflight = self.inflight.saturating_sub(1);
+        if let Some(remaining) = said.remaining {
+            // Requests still in flight may not be counted in `remaining` yet: count them spent.
+            let left = remaining.saturating_sub(self.inflight);
+            let reset = said.reset_in.map(|d| now + d + RESET_SLACK);
+            let newer = match (self.reset_at, reset) {
+                (Some(old), Some(new)) => new > old + Duration::from_millis(500),
+                _ => true,
+            };
+            if newer {
+                self.remaining = Some(left);
+                self.reset_at = reset;
+            } else {
+                self.remaining = Some(self.remaining.map_or(left, |r| r.min(left)));
+            }
+        }
+        // On a throttling answer, Retry-After is the target's own word on when to try again; it
+        // overrides what the window's counters say.
+        if let Some(wait) = said.retry_after {
+            let until = now + wait;
+            self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+            self.remaining = None;
+            self.reset_at = None;
+        }
+    }
+}
+
+/// What one response said about the budget.
+#[derive(Debug, Default, Clone, Copy)]
+struct Said {
+    remaining: Option<u64>,
+    reset_in: Option<Duration>,
+    retry_after: Option<Duration>,
+}
+
+/// A request admitted by the budget: it holds a slot until it is answered.
+#[derive(Debug)]
+pub struct Admitted<'a> {
+    _slot: Option<SemaphorePermit<'a>>,
+    key: String,
+}
+
+impl Budget {
+    /// A budget of `rps` requests per second (0: none) and `concurrency` in flight.
+    pub fn new(rps: f64, concurrency: usize) -> Self {
+        Budget {
+            limiter: quota(rps).map(RateLimiter::direct),
+            slots: Semaphore::new(concurrency.max(1)),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
+        // A window is plain counters; one left mid-update by a panic is still usable.
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Wait until `request` (to the endpoint `template`) may be sent. `exempt`: the step
+    /// expects the throttling response.
+    pub async fn admit(&self, request: &Request, template: &str, exempt: bool) -> Admitted<'_> {
+        let key = window_key(request, template);
+        loop {
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
+            // The semaphore is never closed; were it, the request would go unbounded.
+            let slot = self.slots.acquire().await.ok();
+            let wait = {
+                let mut windows = self.windows();
+                let window = windows.entry(key.clone()).or_default();
+                window.reserve(Instant::now(), exempt).err()
+            };
+            match wait {
+                None => return Admitted { _slot: slot, key },
+                Some(wait) => {
+                    drop(slot);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Learn from the answer to an admitted request; `throttled`: the response is the target's
+    /// throttling status, so its `Retry-After` holds every request of the window back.
+    pub fn observe(&self, admitted: Admitted<'_>, response: Option<&Incoming>, throttled: bool) {
+        let said = response.map(|r| said(r, throttled)).unwrap_or_default();
+        let mut windows = self.windows();
+        if let Some(window) = windows.get_mut(&admitted.key) {
+            window.observe(Instant::now(), said);
+        }
+    }
+}
+
+fn said(r: &Incoming, throttled: bool) -> Said {
+    let int = |name: &str| r.header(name).and_then(|v| v.trim().parse::<u64>().ok());
+    let now = SystemTime::now();
+    let unix_now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Said {
+        remaining: int("x-ratelimit-remaining"),
+        reset_in: int("x-ratelimit-reset")
+            .map(|reset| Duration::from_secs(reset).saturating_sub(unix_now)),
+        retry_after: if throttled {
+            r.header("retry-after")
+                .and_then(|h| crate::check::parse_retry_after(h, now).ok())
+                .map(Duration::from_secs)
+        } else {
+            None
+        },
+    }
+}
+
+/// The window a request counts against: its credentials and its endpoint.
+fn window_key(request: &Request, template: &str) -> String {
+    format!(
+        "{}\n{} {template}",
+        request.bearer().unwrap_or(""),
+        request.method
+    )
+}
+
+fn quota(rps: f64) -> Option<Quota> {
+    if rps <= 0.0 {
+        return None;
+    }
+    let period = Duration::from_secs_f64(1.0 / rps);
+    Quota::with_period(period).map(|q| q.allow_burst(NonZeroU32::MIN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(remaining: u64, reset_in: u64) -> Said {
+        Said {
+            remaining: Some(remaining),
+            reset_in: Some(Duration::from_secs(reset_in)),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_spent_window_holds_requests_until_it_resets() {
+        let now = Instant::now();
+        let mut w = Window::default();
+        w.reserve(now, false).expect("nothing known yet: send");
+        w.observe(now, said(1, 30));
+        w.reserve(now, false).expect("one left");
+        let wait = w.reserve(now, false).expect_err("the window is spent");
+        assert!(
+            wait > Duration::from_secs(29) && wait <= Duration::from_secs(31),
+            "{wait:?}"
+        );
+        w.reserve(now + Duration::from_secs(31), false)
+            .expect("after the reset, the target is asked again");
+    }
+
+    #[test]
+    fn requests_in_flight_count_as_spent() {
+        let now = Instant::now();
+        let mut w = Window::default();
+        for _ in 0..3 {
+            w.reserve(now, false).expect("unknown: send");
+        }
+        // The first answer says 2 left, but two more requests are already on their way.
+        w.observe(now, said(2, 60));
+        assert!(w.reserve(now, false).is_err());
+    }
+
+    #[test]
+    fn retry_after_blocks_all_but_steps_that_expect_the_throttle() {
+        let now = Instant::now();
+        let mut w = Window::default();
+        w.reserve(now, false).expect("send");
+        w.observe(
+            now,
+            Said {
+                retry_after: Some(Duration::from_secs(5)),
+                ..Said::default()
+            },
+        );
+        assert!(w.reserve(now, false).is_err());
+        w.reserve(now, true)
+            .expect("an expected 429 is provoked on purpose");
+        // Retry-After wins over a window the same answer calls spent.
+        w.observe(
+            now,
+            Said {
+                remaining: Some(0),
+                reset_in: Some(Duration::from_secs(60)),
+                retry_after: Some(Duration::from_secs(5)),
+            },
+        );
+        w.reserve(now + Duration::from_secs(6), false)
+            .expect("after Retry-After");
+    }
+
+    #[test]
+    fn windows_are_per_key_and_endpoint() {
+        let req = |method: &'static str, key: &str| Request {
+            method,
+            url: "http://h/v2/videos/generations/req-1".into(),
+            headers: vec![("Authorization".into(), format!("Bearer {key}"))],
+            body: None,
+            curl: String::new(),
+        };
+        let poll = "/v2/videos/generations/{id}";
+        let a = window_key(&req("GET", "k1"), poll);
+        assert_eq!(a, window_key(&req("GET", "k1"), poll));
+        assert_ne!(a, window_key(&req("GET", "k1"), "/v2/videos/generations"));
+        assert_ne!(a, window_key(&req("POST", "k1"), poll));
+        assert_ne!(a, window_key(&req("GET", "k2"), poll));
+    }
+}

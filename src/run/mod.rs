@@ -1,0 +1,180 @@
+//! Running cases against the target: one case to a typed [`CaseResult`] (preconditions, steps,
+//! deadlines), and the scheduler that runs the selected cases with the user's concurrency.
+//! Results are returned, never written from below.
+
+mod budget;
+mod outcome;
+mod schedule;
+mod step;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use budget::Budget;
+pub use outcome::{CaseResult, Inconclusive, NotRun, Outcome, StepRecord};
+pub use schedule::{Done, Job, spawn};
+
+use crate::case::{Case, Requirement};
+use crate::check::{CheckName, Finding};
+use crate::contract::Contract;
+use crate::probe::Probe;
+use crate::request::{self, Vars};
+use crate::settings::Settings;
+use crate::target::Target;
+
+/// Runs cases; one per process, shared by every case.
+pub struct Runner {
+    probe: Probe,
+    contract: Arc<Contract>,
+    target: Target,
+    settings: Settings,
+    budget: Budget,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("target", &self.target.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// A runner over one client.
+    pub fn new(probe: Probe, contract: Arc<Contract>, target: Target, settings: Settings) -> Self {
+        Runner {
+            budget: Budget::new(settings.rps, settings.concurrency),
+            probe,
+            contract,
+            target,
+            settings,
+            started: Instant::now(),
+        }
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The contract.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Why the target cannot serve this case, if it cannot.
+    pub fn precondition(&self, case: &Case) -> Option<NotRun> {
+        for req in case.requirements() {
+            match req {
+                Requirement::Role(role) => {
+                    if role.env_var().is_some() && !self.target.keys.contains_key(&role) {
+                        return Some(NotRun::NeedsKey(role));
+                    }
+                }
+                Requirement::Feature(f) => {
+                    if !self.target.features.contains(&f) {
+                        return Some(NotRun::NeedsFeature(f));
+                    }
+                }
+            }
+        }
+        if case.billable_if_accepted && !self.target.reference && !self.settings.allow_billable {
+            return Some(NotRun::Billable);
+        }
+        None
+    }
+
+    /// Run one case to its outcome.
+    pub async fn run_case(&self, case: &Case) -> CaseResult {
+        let started = Instant::now();
+        let early = |outcome| CaseResult {
+            name: case.name.clone(),
+            outcome,
+            steps: Vec::new(),
+            notes: Vec::new(),
+            elapsed: Duration::ZERO,
+            rerun: None,
+        };
+        if let Some(why) = self.precondition(case) {
+            return early(Outcome::Ignored(why));
+        }
+        if self.started.elapsed() > self.settings.run_deadline {
+            return early(Outcome::Inconclusive(Inconclusive::RunDeadline(
+                self.settings.run_deadline,
+            )));
+        }
+        let deadline = started + self.settings.case_deadline;
+        let mut vars = Vars::new();
+        let mut steps = Vec::new();
+        let mut notes = Vec::new();
+        let mut outcome = Outcome::Passed;
+        for (index, (base, step)) in case.steps.iter().enumerate() {
+            let ran = match tokio::time::timeout_at(deadline.into(), self.step(base, step, &vars))
+                .await
+            {
+                Ok(ran) => ran,
+                Err(_) => {
+                    steps.push(self.deadline_passed(base, step));
+                    outcome = Outcome::Failed { step: index };
+                    break;
+                }
+            };
+            notes.extend(ran.notes);
+            match ran.end {
+                step::End::Inconclusive(why) => {
+                    steps.push(ran.record);
+                    outcome = Outcome::Inconclusive(why);
+                    break;
+                }
+                step::End::Checked(captured) => {
+                    let failed = !ran.record.passed();
+                    steps.push(ran.record);
+                    if failed {
+                        outcome = Outcome::Failed { step: index };
+                        break;
+                    }
+                    vars.extend(captured);
+                }
+            }
+        }
+        let rerun = matches!(outcome, Outcome::Failed { .. }).then(|| {
+            request::rerun_command(
+                &case.trial_name(),
+                &self.target,
+                self.settings.cases_dir_named(),
+            )
+        });
+        CaseResult {
+            name: case.name.clone(),
+            outcome,
+            steps,
+            notes,
+            elapsed: started.elapsed(),
+            rerun,
+        }
+    }
+
+    fn deadline_passed(&self, base: &str, step: &crate::case::Step) -> StepRecord {
+        let deadline = self.settings.case_deadline;
+        StepRecord {
+            base: base.to_string(),
+            method: step.request.method.as_str(),
+            endpoint: step.request.path.clone(),
+            code: None,
+            requests: 0,
+            findings: vec![Finding::new(
+                CheckName::Transport,
+                format!("the case done within {deadline:?} (ERRCONTRACT_CASE_DEADLINE_S)"),
+                "the case deadline passed",
+            )],
+            notes: Vec::new(),
+            exchange: None,
+        }
+    }
+}

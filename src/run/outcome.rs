@@ -1,0 +1,164 @@
+//! What a case came to, as values: the outcome with its typed reason, and per step what a
+//! report needs (kept compact: the exchange only of the step that failed).
+
+use std::time::Duration;
+
+use crate::case::{Feature, Role};
+use crate::check::Finding;
+use crate::probe::Exchange;
+
+/// Why a case was not run: the target cannot serve it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NotRun {
+    /// A role's key was not given.
+    NeedsKey(Role),
+    /// The target does not offer a feature.
+    NeedsFeature(Feature),
+    /// The case would bill if the target wrongly accepted it.
+    Billable,
+}
+
+impl std::fmt::Display for NotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotRun::NeedsKey(role) => write!(
+                f,
+                "needs a {} key: set {}",
+                role.as_str(),
+                role.env_var().unwrap_or("its key variable")
+            ),
+            NotRun::NeedsFeature(feature) => write!(
+                f,
+                "needs the target feature {}: add it to ERRCONTRACT_FEATURES if the target has it",
+                feature.as_str()
+            ),
+            NotRun::Billable => f.write_str(
+                "billable if the target wrongly accepts it: set ERRCONTRACT_ALLOW_BILLABLE=1 to send it",
+            ),
+        }
+    }
+}
+
+/// Why no verdict could be reached.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Inconclusive {
+    /// The target kept answering that it is throttling past the budget.
+    Throttled {
+        /// The throttling status the target answered with.
+        status: u16,
+        /// The code it carried.
+        code: String,
+        /// How long the case waited.
+        waited: Duration,
+        /// `ERRCONTRACT_THROTTLE_BUDGET_S`.
+        budget: Duration,
+        /// The next `Retry-After`, in seconds.
+        next_retry_after: u64,
+    },
+    /// The run deadline passed before the case started.
+    RunDeadline(Duration),
+}
+
+impl std::fmt::Display for Inconclusive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Inconclusive::Throttled {
+                status,
+                code,
+                waited,
+                budget,
+                next_retry_after,
+            } => write!(
+                f,
+                "inconclusive: throttled: the target kept answering {status} {code}; waited {waited:?} of the {budget:?} budget (ERRCONTRACT_THROTTLE_BUDGET_S), next Retry-After {next_retry_after} s"
+            ),
+            Inconclusive::RunDeadline(d) => write!(
+                f,
+                "inconclusive: the run deadline ({d:?}, ERRCONTRACT_RUN_DEADLINE_S) passed before this case started"
+            ),
+        }
+    }
+}
+
+/// What a case came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// A check failed, at this step.
+    Failed {
+        /// Index of the failing step.
+        step: usize,
+    },
+    /// The target cannot serve the case.
+    Ignored(NotRun),
+    /// No verdict could be reached.
+    Inconclusive(Inconclusive),
+}
+
+/// One step as it ran.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    /// Pointer of the step in the case file (`` or `/steps/N`).
+    pub base: String,
+    /// The method sent.
+    pub method: &'static str,
+    /// Path template of the request, for coverage.
+    pub endpoint: String,
+    /// The error code the last response carried, if any.
+    pub code: Option<String>,
+    /// Requests the step sent (polls and throttled resends included).
+    pub requests: usize,
+    /// What the checks found on the last exchange (empty: every check held).
+    pub findings: Vec<Finding>,
+    /// Observations that are not failures.
+    pub notes: Vec<String>,
+    /// The last exchange of the step, kept only when the step failed (the evidence).
+    pub exchange: Option<Exchange>,
+}
+
+impl StepRecord {
+    /// Whether every check held.
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Everything known about one case's run.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// `area/name`.
+    pub name: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Steps that ran, in order.
+    pub steps: Vec<StepRecord>,
+    /// Notes (extra fields, waits for Retry-After).
+    pub notes: Vec<String>,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The command that reruns this case alone, recorded when it failed.
+    pub rerun: Option<String>,
+}
+
+impl CaseResult {
+    /// The findings of the failing step.
+    pub fn findings(&self) -> &[Finding] {
+        match self.outcome {
+            Outcome::Failed { step } => self
+                .steps
+                .get(step)
+                .map(|s| s.findings.as_slice())
+                .unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The step that failed, if one did.
+    pub fn failed_step(&self) -> Option<(usize, &StepRecord)> {
+        match self.outcome {
+            Outcome::Failed { step } => self.steps.get(step).map(|s| (step, s)),
+            _ => None,
+        }
+    }
+}

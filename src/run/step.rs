@@ -1,0 +1,308 @@
+//! One step of a case: build its request, send it within the budget (waiting out a throttling
+//! answer the step did not expect, within the throttle budget), poll until a terminal state
+//! when asked, check the answer, and capture values for later steps.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+use crate::case::{Expect, Poll, Step};
+use crate::check::{self, CheckContext, CheckName, Finding, Verdict};
+use crate::probe::{Exchange, TransportError};
+use crate::request::{self, Request, Vars};
+
+use super::{Inconclusive, Runner, StepRecord};
+
+/// A step as it ran.
+pub(super) struct Ran {
+    pub record: StepRecord,
+    /// Notes for the case (waits, extra fields).
+    pub notes: Vec<String>,
+    pub end: End,
+}
+
+/// How a step ended.
+pub(super) enum End {
+    /// It was checked; these values were captured for later steps.
+    Checked(Vars),
+    /// No verdict could be reached.
+    Inconclusive(Inconclusive),
+}
+
+/// Answers to one request, once throttling answers were waited out.
+struct Sent {
+    exchange: Exchange,
+    requests: usize,
+    notes: Vec<String>,
+}
+
+impl Runner {
+    pub(super) async fn step(&self, base: &str, step: &Step, vars: &Vars) -> Ran {
+        let request = request::build(&step.request, vars, &self.target);
+        let expect_at = format!("{base}/expect");
+        let mut record = StepRecord {
+            base: base.to_string(),
+            method: request.method,
+            endpoint: step.request.path.clone(),
+            code: None,
+            requests: 0,
+            findings: Vec::new(),
+            notes: Vec::new(),
+            exchange: None,
+        };
+        let checked = match &step.poll {
+            None => self.send_patiently(request, step).await.map(|sent| {
+                let verdict = self.check(&sent.exchange, Some((&step.expect, &expect_at)));
+                (sent, verdict)
+            }),
+            Some(poll) => self.poll(request, step, poll, base, &expect_at).await,
+        };
+        let (sent, mut verdict) = match checked {
+            Ok(x) => x,
+            Err((why, requests, notes)) => {
+                record.requests = requests;
+                return Ran {
+                    record,
+                    notes,
+                    end: End::Inconclusive(why),
+                };
+            }
+        };
+        let captured = if verdict.passed() {
+            capture(step, base, &mut verdict)
+        } else {
+            Vars::new()
+        };
+        let mut notes = sent.notes;
+        notes.extend(verdict.notes.iter().cloned());
+        record.requests = sent.requests;
+        record.code = verdict.code.clone().or_else(|| {
+            verdict
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/error/code"))
+                .and_then(Value::as_str)
+                .map(String::from)
+        });
+        record.notes = verdict.notes;
+        record.findings = verdict.findings;
+        // The exchange is evidence for a failure; a passing one is dropped here.
+        if !record.findings.is_empty() {
+            record.exchange = Some(sent.exchange);
+        }
+        Ran {
+            record,
+            notes,
+            end: End::Checked(captured),
+        }
+    }
+
+    async fn poll(
+        &self,
+        request: Request,
+        step: &Step,
+        poll: &Poll,
+        base: &str,
+        expect_at: &str,
+    ) -> Result<(Sent, Verdict), (Inconclusive, usize, Vec<String>)> {
+        let started = Instant::now();
+        let timeout = Duration::from_millis(poll.timeout_ms);
+        let mut requests = 0;
+        let mut notes = Vec::new();
+        loop {
+            let sent = match self.send_patiently(request.clone(), step).await {
+                Ok(s) => s,
+                Err((why, n, more)) => {
+                    notes.extend(more);
+                    return Err((why, requests + n, notes));
+                }
+            };
+            requests += sent.requests;
+            notes.extend(sent.notes);
+            let sent = Sent {
+                exchange: sent.exchange,
+                requests,
+                notes: std::mem::take(&mut notes),
+            };
+            let intermediate = self.check(&sent.exchange, None);
+            let state = intermediate
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer(&poll.field))
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            let terminal = state.as_ref().is_some_and(|s| poll.terminal.contains(s));
+            let ok_response = sent
+                .exchange
+                .response
+                .as_ref()
+                .is_ok_and(|r| (200..300).contains(&r.status));
+            if terminal || !ok_response || !intermediate.passed() {
+                let verdict = self.check(&sent.exchange, Some((&step.expect, expect_at)));
+                return Ok((sent, verdict));
+            }
+            if started.elapsed() + Duration::from_millis(poll.interval_ms) > timeout {
+                let last_state = state.unwrap_or_else(|| format!("(no {})", poll.field));
+                let mut verdict = intermediate;
+                verdict.findings.push(
+                    Finding::new(
+                        CheckName::Poll,
+                        format!(
+                            "{} reaching one of {:?} within {} ms",
+                            poll.field, poll.terminal, poll.timeout_ms
+                        ),
+                        format!(
+                            "still {last_state:?} after {requests} polls in {} ms",
+                            started.elapsed().as_millis()
+                        ),
+                    )
+                    .at(format!("{base}/poll/terminal")),
+                );
+                return Ok((sent, verdict));
+            }
+            notes = sent.notes;
+            tokio::time::sleep(Duration::from_millis(poll.interval_ms)).await;
+        }
+    }
+
+    /// Send one request within the budget; when the target answers with its throttling status
+    /// to a step that does not expect it, wait its Retry-After and send again, within the
+    /// throttle budget. A throttling answer that itself breaks the contract is returned for
+    /// checking, never waited out.
+    async fn send_patiently(
+        &self,
+        request: Request,
+        spec: &Step,
+    ) -> Result<Sent, (Inconclusive, usize, Vec<String>)> {
+        let expect = &spec.expect;
+        let table = &self.contract.table;
+        let expects_throttle = table.is_throttle_status(expect.status);
+        let budget = self.settings.throttle_budget;
+        let mut waited = Duration::ZERO;
+        let mut requests = 0;
+        let mut notes = Vec::new();
+        loop {
+            let exchange = self
+                .send(request.clone(), &spec.request.path, expects_throttle)
+                .await;
+            requests += 1;
+            let throttled = !expects_throttle
+                && matches!(&exchange.response, Ok(r) if table.is_throttle_status(r.status));
+            if !throttled {
+                return Ok(Sent {
+                    exchange,
+                    requests,
+                    notes,
+                });
+            }
+            let verdict = self.check(&exchange, None);
+            let retry_after = exchange
+                .response
+                .as_ref()
+                .ok()
+                .and_then(|r| r.header("retry-after"))
+                .and_then(|h| check::parse_retry_after(h, SystemTime::now()).ok());
+            let (true, Some(secs)) = (verdict.passed(), retry_after) else {
+                return Ok(Sent {
+                    exchange,
+                    requests,
+                    notes,
+                });
+            };
+            let wait = Duration::from_secs(secs).max(Duration::from_millis(250));
+            if waited + wait > budget {
+                let status = exchange.response.as_ref().map_or(0, |r| r.status);
+                let why = Inconclusive::Throttled {
+                    status,
+                    code: verdict.code.unwrap_or_default(),
+                    waited,
+                    budget,
+                    next_retry_after: secs,
+                };
+                return Err((why, requests, notes));
+            }
+            notes.push(format!(
+                "throttled: waited {secs} s (Retry-After) and sent again"
+            ));
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+    }
+
+    async fn send(&self, request: Request, template: &str, expects_throttle: bool) -> Exchange {
+        let admitted = self
+            .budget
+            .admit(&request, template, expects_throttle)
+            .await;
+        let exchange = self.probe.send(request).await;
+        let response = exchange.response.as_ref().ok();
+        let throttled = response.is_some_and(|r| self.contract.table.is_throttle_status(r.status));
+        self.budget.observe(admitted, response, throttled);
+        exchange
+    }
+
+    fn check(&self, exchange: &Exchange, expect: Option<(&Expect, &str)>) -> Verdict {
+        let ctx = CheckContext {
+            contract: &self.contract,
+            expect,
+            secrets: &self.target.secrets,
+            request: Some(&exchange.request),
+            now: SystemTime::now(),
+        };
+        match &exchange.response {
+            Ok(resp) => check::check_response(&ctx, resp),
+            Err(e) => Verdict {
+                findings: vec![transport_finding(e, expect)],
+                ..Verdict::default()
+            },
+        }
+    }
+}
+
+fn transport_finding(e: &TransportError, expect: Option<(&Expect, &str)>) -> Finding {
+    let expected = match expect {
+        Some((e, _)) => format!("a complete HTTP response (status {})", e.status),
+        None => "a complete HTTP response".into(),
+    };
+    let finding = Finding::new(
+        CheckName::Transport,
+        expected,
+        format!("{} ({})", e, e.kind()),
+    );
+    match expect {
+        Some((_, at)) => finding.at(format!("{at}/status")),
+        None => finding,
+    }
+}
+
+/// The values a step captures, from its checked body; a missing one is a `capture` finding.
+fn capture(step: &Step, base: &str, verdict: &mut Verdict) -> Vars {
+    let mut vars = Vars::new();
+    for (name, pointer) in &step.capture {
+        let found = verdict.body.as_ref().and_then(|b| b.pointer(pointer));
+        match found {
+            Some(Value::String(s)) if !s.is_empty() => {
+                vars.insert(name.clone(), s.clone());
+            }
+            Some(Value::Number(n)) => {
+                vars.insert(name.clone(), n.to_string());
+            }
+            other => {
+                let actual = other.map_or_else(|| "(missing)".to_string(), Value::to_string);
+                verdict.findings.push(
+                    Finding::new(
+                        CheckName::Capture,
+                        format!(
+                            "a non-empty string or number at {pointer} to capture as {{{name}}}"
+                        ),
+                        actual,
+                    )
+                    .at(format!("{base}/capture/{}", crate::locate::escape(name))),
+                );
+            }
+        }
+    }
+    vars
+}

@@ -1,0 +1,44 @@
+//! The target under test: its base URL, the keys it was given by role, the features it offers,
+//! and the secrets derived from those keys (for redaction and leak detection).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::case::{Feature, Role};
+use crate::redact::Secrets;
+
+/// The target under test.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    /// Whether this is the built-in reference server (all roles and features; nothing billable).
+    pub reference: bool,
+    /// Keys by role.
+    pub keys: BTreeMap<Role, String>,
+    /// Features the target offers.
+    pub features: BTreeSet<Feature>,
+    /// Every key, for redaction and leak detection.
+    pub secrets: Secrets,
+}
+
+impl Target {
+    /// A target with these keys; the secrets are derived from them.
+    pub fn new(
+        base_url: &str,
+        reference: bool,
+        keys: BTreeMap<Role, String>,
+        features: BTreeSet<Feature>,
+    ) -> Self {
+        let mut secrets = Secrets::new();
+        for (role, key) in &keys {
+            secrets.add(role.env_var().unwrap_or("ERRCONTRACT_API_KEY"), key);
+        }
+        Target {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            reference,
+            keys,
+            features,
+            secrets,
+        }
+    }
+}
