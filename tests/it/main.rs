@@ -12,5 +12,7 @@ mod transport;
 mod bad_cases;
 mod deadlines;
 mod hostile_reference;
+mod lean_tree;
 mod mutants;
+mod reproduce;
 mod secrets;
