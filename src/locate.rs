@@ -308,11 +308,6 @@ impl SourceMap {
     pub fn value_at(&self, pointer: &str) -> LineCol {
         line_col(&self.text, self.spans.value(pointer).start)
     }
-
-    /// Line and column of the key of the member at `pointer`.
-    pub fn key_at(&self, pointer: &str) -> LineCol {
-        line_col(&self.text, self.spans.key(pointer).start)
-    }
 }
 
 #[cfg(test)]

@@ -21,21 +21,30 @@ pub fn case_name(root: &Path, file: &Path) -> String {
 }
 
 /// Every `*.json` file below `root`, sorted by case name. Unreadable directories are errors.
+/// Only regular files are cases (a link to one counts); a link to a directory is never
+/// followed, so no loop or second copy of the tree can be walked.
 pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            // The entry's own type comes with the directory listing: no stat, no link followed.
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "json") {
+            } else if path.extension().is_some_and(|e| e == "json")
+                && (kind.is_file() || (kind.is_symlink() && path.is_file()))
+            {
                 out.push(path);
             }
         }
     }
-    let mut named: Vec<(String, PathBuf)> =
-        out.into_iter().map(|p| (case_name(root, &p), p)).collect();
+    let mut named: Vec<(String, PathBuf)> = out
+        .into_iter()
+        .map(|p| (case_name(root, &p), p))
+        .collect();
     named.sort();
     Ok(named.into_iter().map(|(_, p)| p).collect())
 }
