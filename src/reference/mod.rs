@@ -19,6 +19,8 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
+mod billing;
 mod body;
 mod catalog;
 mod cli;
@@ -27,9 +29,12 @@ mod error;
 mod media;
 mod money;
 mod params;
+mod rate_limit;
 mod routes;
 mod server;
 mod state;
+mod triggers;
+mod videos;
 
 pub use cli::{ServeArgs, banner};
 pub use config::{
@@ -38,15 +43,4 @@ pub use config::{
 };
 pub use money::{Usd, UsdParseError};
 pub use server::{Running, serve, start};
-
-/// Request header that injects a fault: `server_error` (any endpoint answers 500
-/// `server_error`) or `panic` (the request panics; the panic is caught and answered 500
-/// `server_error`).
-pub const FAULT_HEADER: &str = "x-errcontract-fault";
-/// Prompt term that makes a generation fail the content policy at submission (422).
-pub const CONTENT_POLICY_TERM: &str = "errcontract-trigger:content-policy";
-/// Video prompt term: the video is accepted, then its poll says `failed` with `server_error`.
-pub const VIDEO_FAILURE_TERM: &str = "errcontract-trigger:video-failure";
-/// Video prompt term: the video is accepted, then its poll says `failed` with
-/// `content_policy_violation`.
-pub const VIDEO_MODERATION_TERM: &str = "errcontract-trigger:video-moderation";
+pub use triggers::{CONTENT_POLICY_TERM, FAULT_HEADER, VIDEO_FAILURE_TERM, VIDEO_MODERATION_TERM};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, uri::Authority};
 use axum::middleware::{self, Next};
@@ -22,13 +22,15 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, Time};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use super::FAULT_HEADER;
+use super::auth::WorkspaceId;
 use super::body::{drain, read_json_object};
 use super::catalog::{Catalog, Kind};
 use super::error::{ApiError, echo};
 use super::media::{self, FileKind, iso8601};
 use super::params::{image_params, video_params};
-use super::state::{Shared, VideoView, WorkspaceId};
+use super::state::Shared;
+use super::triggers::{FAULT_HEADER, Fault};
+use super::videos::VideoView;
 
 const SERVER_ERROR_MESSAGE: &str = "The server had an error while processing your request.";
 /// Longest range `GET /v2/billing/costs` accepts, in days between the two UTC dates (the
@@ -63,22 +65,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// Step 1 of every request: the fault-injection header, before routing and authentication.
 async fn triggers(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    if shared.triggers
-        && let Some(value) = req.headers().get(FAULT_HEADER)
-    {
-        let value = value.to_str().unwrap_or("").trim();
-        if value.eq_ignore_ascii_case("server_error") {
+    let fault = req
+        .headers()
+        .get(FAULT_HEADER)
+        .and_then(|value| shared.triggers.fault(value.to_str().unwrap_or("")));
+    match fault {
+        Some(Fault::ServerError) => {
             drain(req.into_body()).await;
-            return shared
+            shared
                 .errors
-                .respond(ApiError::server_error(SERVER_ERROR_MESSAGE));
+                .respond(ApiError::server_error(SERVER_ERROR_MESSAGE))
         }
-        if value.eq_ignore_ascii_case("panic") {
-            // resume_unwind skips the panic hook: a deliberate panic prints nothing.
-            std::panic::resume_unwind(Box::new("deliberate panic (X-Errcontract-Fault: panic)"));
+        // resume_unwind skips the panic hook: a deliberate panic prints nothing.
+        Some(Fault::Panic) => {
+            std::panic::resume_unwind(Box::new("deliberate panic (X-Errcontract-Fault: panic)"))
         }
+        None => next.run(req).await,
     }
-    next.run(req).await
 }
 
 async fn no_route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -89,6 +92,17 @@ async fn no_route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     );
     drain(req.into_body()).await;
     shared.errors.respond(ApiError::not_found(message))
+}
+
+/// The workspace of the request's key. Only a single `Authorization` header in visible ASCII
+/// is looked at; anything else fails like a wrong key.
+fn authenticate(shared: &Shared, parts: &Parts) -> Result<WorkspaceId, ApiError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
+        _ => None,
+    };
+    shared.keys.authenticate(value)
 }
 
 /// A success body with extra headers.
@@ -151,7 +165,7 @@ async fn admit<'s, P>(
     validate: impl FnOnce(&'s Catalog, &serde_json::Map<String, Value>) -> Result<P, ApiError>,
 ) -> Result<(Parts, WorkspaceId, P), Response> {
     let (parts, body) = req.into_parts();
-    let ws = match shared.authenticate(&parts) {
+    let ws = match authenticate(shared, &parts) {
         Ok(ws) => ws,
         Err(e) => {
             drain(body).await;
@@ -223,7 +237,7 @@ async fn create_video(State(shared): State<Arc<Shared>>, req: Request) -> Respon
 async fn get_video(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     drain(body).await;
-    let ws = match shared.authenticate(&parts) {
+    let ws = match authenticate(&shared, &parts) {
         Ok(ws) => ws,
         Err(e) => return shared.errors.respond(e),
     };
@@ -278,7 +292,7 @@ async fn get_video(State(shared): State<Arc<Shared>>, req: Request) -> Response 
 async fn list_models(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     drain(body).await;
-    if let Err(e) = shared.authenticate(&parts) {
+    if let Err(e) = authenticate(&shared, &parts) {
         return shared.errors.respond(e);
     }
     let kind = match query_param(&parts, "type").as_deref() {
@@ -301,7 +315,7 @@ async fn list_models(State(shared): State<Arc<Shared>>, req: Request) -> Respons
 async fn get_model(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     drain(body).await;
-    if let Err(e) = shared.authenticate(&parts) {
+    if let Err(e) = authenticate(&shared, &parts) {
         return shared.errors.respond(e);
     }
     let id = path_tail(&parts, "/v2/models/");
@@ -316,7 +330,7 @@ async fn get_model(State(shared): State<Arc<Shared>>, req: Request) -> Response 
 async fn balance(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     drain(body).await;
-    match shared.authenticate(&parts) {
+    match authenticate(&shared, &parts) {
         Ok(ws) => ok(
             StatusCode::OK,
             HeaderMap::new(),
@@ -377,7 +391,7 @@ fn rfc3339(t: OffsetDateTime) -> String {
 async fn costs(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     drain(body).await;
-    let ws = match shared.authenticate(&parts) {
+    let ws = match authenticate(&shared, &parts) {
         Ok(ws) => ws,
         Err(e) => return shared.errors.respond(e),
     };
