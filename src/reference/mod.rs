@@ -7,6 +7,15 @@
 //! the status from `schemas/codes.json`. The behaviour is specified in
 //! `docs/reference-server.md`; cases depend on every line of it.
 //!
+//! The code is split so that HTTP and the rules of the API can be read apart:
+//! - HTTP: `http` (routes, fault trigger, fallbacks, panic catcher), `handlers/` (one file per
+//!   API area), `body` (reading request bodies), `params` (validating them), `error` (the one
+//!   place an error becomes a response).
+//! - Domain, on plain values: `auth` (keys to workspaces), `rate_limit`, `billing`, `videos`
+//!   (the lifecycle), `triggers`, `catalog`, `money`, `media` (ids, sizes, signed URLs).
+//! - `state` joins the domain behind one lock; `config`, `server` and `cli` are how a server is
+//!   described, started and run from the command line.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use errcontract::reference::{Config, start};
@@ -26,11 +35,12 @@ mod catalog;
 mod cli;
 mod config;
 mod error;
+mod handlers;
+mod http;
 mod media;
 mod money;
 mod params;
 mod rate_limit;
-mod routes;
 mod server;
 mod state;
 mod triggers;

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::catalog::Catalog;
 use super::config::Config;
 use super::error::Errors;
-use super::routes;
+use super::http;
 use super::state::Shared;
 use crate::contract::CodeTable;
 
@@ -63,7 +63,7 @@ fn app(config: &Config) -> std::io::Result<axum::Router> {
         Catalog::embedded().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     let errors = Errors::from_table(&CodeTable::embedded())?;
     let shared = Shared::new(config, catalog, errors)?;
-    Ok(routes::router(Arc::new(shared)))
+    Ok(http::router(Arc::new(shared)))
 }
 
 /// Bind `127.0.0.1:0`, spawn the server on the current tokio runtime, and return at once.
