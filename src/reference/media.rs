@@ -20,7 +20,7 @@ pub(crate) fn generation_id(rng: &SystemRandom) -> String {
         & 0xFFFF_FFFF_FFFF;
     let mut random = [0u8; 10];
     // SystemRandom fails only without an OS entropy source; ids then differ by time alone,
-    // and `Shared::submit_video` re-draws any id it already holds.
+    // and `Videos::submit` re-draws any id it already holds.
     let _ = rng.fill(&mut random);
     let mut value: u128 = u128::from(millis) << 80;
     for (i, b) in random.iter().enumerate() {

@@ -7,6 +7,15 @@
 //! the status from `schemas/codes.json`. The behaviour is specified in
 //! `docs/reference-server.md`; cases depend on every line of it.
 //!
+//! The code is split so that HTTP and the rules of the API can be read apart:
+//! - HTTP: `http` (routes, fault trigger, fallbacks, panic catcher), `handlers/` (one file per
+//!   API area), `body` (reading request bodies), `params` (validating them), `error` (the one
+//!   place an error becomes a response).
+//! - Domain, on plain values: `auth` (keys to workspaces), `rate_limit`, `billing`, `videos`
+//!   (the lifecycle), `triggers`, `catalog`, `money`, `media` (ids, sizes, signed URLs).
+//! - `state` joins the domain behind one lock; `config`, `server` and `cli` are how a server is
+//!   described, started and run from the command line.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use errcontract::reference::{Config, start};
@@ -19,288 +28,29 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
+mod billing;
 mod body;
 mod catalog;
 mod cli;
+mod config;
 mod error;
+mod handlers;
+mod http;
 mod media;
 mod money;
 mod params;
-mod routes;
+mod rate_limit;
+mod server;
 mod state;
-
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+mod triggers;
+mod videos;
 
 pub use cli::{ServeArgs, banner};
+pub use config::{
+    Account, Config, DEFAULT_REVOKED_KEY, DEFAULT_THROTTLED_KEY, DEFAULT_VALID_KEY,
+    DEFAULT_ZERO_BALANCE_KEY, Keys, Limits, VideoAdvance,
+};
 pub use money::{Usd, UsdParseError};
-
-use crate::contract::CodeTable;
-
-/// Key of the `valid` role by default.
-pub const DEFAULT_VALID_KEY: &str = "sk_test_errcontract_valid";
-/// Key of the `zero_balance` role by default.
-pub const DEFAULT_ZERO_BALANCE_KEY: &str = "sk_test_errcontract_zero_balance";
-/// Key of the `revoked` role by default.
-pub const DEFAULT_REVOKED_KEY: &str = "sk_test_errcontract_revoked";
-/// Key of the `throttled` role by default.
-pub const DEFAULT_THROTTLED_KEY: &str = "sk_test_errcontract_throttled";
-
-/// Request header that injects a fault: `server_error` (any endpoint answers 500
-/// `server_error`) or `panic` (the request panics; the panic is caught and answered 500
-/// `server_error`).
-pub const FAULT_HEADER: &str = "x-errcontract-fault";
-/// Prompt term that makes a generation fail the content policy at submission (422).
-pub const CONTENT_POLICY_TERM: &str = "errcontract-trigger:content-policy";
-/// Video prompt term: the video is accepted, then its poll says `failed` with `server_error`.
-pub const VIDEO_FAILURE_TERM: &str = "errcontract-trigger:video-failure";
-/// Video prompt term: the video is accepted, then its poll says `failed` with
-/// `content_policy_violation`.
-pub const VIDEO_MODERATION_TERM: &str = "errcontract-trigger:video-moderation";
-
-/// Per-workspace rate limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// `POST /v2/images/generations` requests admitted per window.
-    pub image_rpm: u32,
-    /// `POST /v2/videos/generations` requests admitted per window.
-    pub video_rpm: u32,
-    /// Generations in flight at once (pending videos; images finish at once).
-    pub concurrency: u32,
-}
-
-impl Limits {
-    /// The `throttled` role's limits: nothing is ever admitted.
-    pub const NONE: Limits = Limits {
-        image_rpm: 0,
-        video_rpm: 0,
-        concurrency: 0,
-    };
-    /// The `valid` role's default limits.
-    pub const DEFAULT: Limits = Limits {
-        image_rpm: 600,
-        video_rpm: 600,
-        concurrency: 50,
-    };
-}
-
-/// One API key and the workspace behind it (each account is its own workspace).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// The bearer token, `sk_…`.
-    pub key: String,
-    /// Starting balance.
-    pub balance: Usd,
-    /// Rate limits.
-    pub limits: Limits,
-    /// A revoked key answers 401 `invalid_api_key` to every request.
-    pub revoked: bool,
-}
-
-/// When a submitted video reaches its terminal status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VideoAdvance {
-    /// On the n-th poll (earlier polls say `pending`). `Polls(2)`: pending once, then done.
-    Polls(u32),
-    /// On the first poll at least this long after submission.
-    After(Duration),
-}
-
-/// Everything the reference server can be told. `Default` is the documented fixed set.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Role `valid`: balance 1000.00, image and video RPM 600, concurrency 50.
-    pub valid: Account,
-    /// Role `zero_balance`: balance 0.00, so every generation answers 402.
-    pub zero_balance: Account,
-    /// Role `revoked`: every request answers 401.
-    pub revoked: Account,
-    /// Role `throttled`: limits 0, so every generation answers 429.
-    pub throttled: Account,
-    /// Length of the RPM windows (60 s, as documented).
-    pub rate_window: Duration,
-    /// When videos finish (default: on the second poll).
-    pub video_advance: VideoAdvance,
-    /// Longest a pending video holds a concurrency slot, polled or not (default 60 s), so
-    /// videos nobody polls do not lock a workspace forever.
-    pub video_hold: Duration,
-    /// How long generated files (and their signed URLs) live: `deletes_at` (default 24 h).
-    pub file_ttl: Duration,
-    /// Whether the documented triggers (fault header, prompt terms) are active (default true).
-    pub triggers: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        let account = |key: &str, balance: Usd, limits: Limits, revoked: bool| Account {
-            key: key.to_owned(),
-            balance,
-            limits,
-            revoked,
-        };
-        Config {
-            valid: account(
-                DEFAULT_VALID_KEY,
-                Usd::from_dollars(1000),
-                Limits::DEFAULT,
-                false,
-            ),
-            zero_balance: account(DEFAULT_ZERO_BALANCE_KEY, Usd::ZERO, Limits::DEFAULT, false),
-            revoked: account(DEFAULT_REVOKED_KEY, Usd::ZERO, Limits::DEFAULT, true),
-            throttled: account(
-                DEFAULT_THROTTLED_KEY,
-                Usd::from_dollars(1000),
-                Limits::NONE,
-                false,
-            ),
-            rate_window: Duration::from_secs(60),
-            video_advance: VideoAdvance::Polls(2),
-            video_hold: Duration::from_secs(60),
-            file_ttl: Duration::from_secs(24 * 60 * 60),
-            triggers: true,
-        }
-    }
-}
-
-/// The key of each role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keys {
-    /// Works, with balance.
-    pub valid: String,
-    /// Works, but has no balance.
-    pub zero_balance: String,
-    /// Revoked.
-    pub revoked: String,
-    /// Works, but every generation is rate limited.
-    pub throttled: String,
-}
-
-impl Config {
-    /// The key of each role.
-    pub fn keys(&self) -> Keys {
-        Keys {
-            valid: self.valid.key.clone(),
-            zero_balance: self.zero_balance.key.clone(),
-            revoked: self.revoked.key.clone(),
-            throttled: self.throttled.key.clone(),
-        }
-    }
-
-    /// The accounts, in role order.
-    fn accounts(&self) -> [&Account; 4] {
-        [
-            &self.valid,
-            &self.zero_balance,
-            &self.revoked,
-            &self.throttled,
-        ]
-    }
-
-    /// Refuse what would make the server lie: keys it could never accept, or two roles
-    /// sharing a key.
-    fn check(&self) -> std::io::Result<()> {
-        let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg);
-        let accounts = self.accounts();
-        for (i, account) in accounts.iter().enumerate() {
-            cli::check_key(&account.key).map_err(invalid)?;
-            if accounts[..i].iter().any(|a| a.key == account.key) {
-                return Err(invalid(format!(
-                    "two roles share the key {:?}",
-                    account.key
-                )));
-            }
-        }
-        if self.rate_window.is_zero() {
-            return Err(invalid("the rate window must be longer than zero".into()));
-        }
-        Ok(())
-    }
-}
-
-/// A server running on the current tokio runtime.
-#[derive(Debug)]
-pub struct Running {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Running {
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stop accepting, let in-flight requests finish (for at most 5 s), then return.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-        {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for Running {
-    /// A server dropped without `shutdown` stops too, in the background.
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-fn app(config: &Config) -> std::io::Result<axum::Router> {
-    config.check()?;
-    let catalog = catalog::Catalog::embedded()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    let errors = error::Errors::from_table(&CodeTable::embedded())?;
-    let shared = state::Shared::new(config, catalog, errors)?;
-    Ok(routes::router(Arc::new(shared)))
-}
-
-/// Bind `127.0.0.1:0`, spawn the server on the current tokio runtime, and return at once.
-pub async fn start(config: Config) -> std::io::Result<Running> {
-    let app = app(&config)?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Ok(Running {
-        addr,
-        stop: Some(stop),
-        task: Some(task),
-    })
-}
-
-/// Serve on `addr` until ctrl-c (for `errcontract serve`).
-pub async fn serve(config: Config, addr: SocketAddr) -> std::io::Result<()> {
-    let app = app(&config)?;
-    let listener = TcpListener::bind(addr).await?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            // Without a signal handler there is no ctrl-c to wait for: serve until killed
-            // rather than stopping at once.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-        .await
-}
+pub use server::{Running, serve, start};
+pub use triggers::{CONTENT_POLICY_TERM, FAULT_HEADER, VIDEO_FAILURE_TERM, VIDEO_MODERATION_TERM};
