@@ -41,10 +41,8 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
             }
         }
     }
-    let mut named: Vec<(String, PathBuf)> = out
-        .into_iter()
-        .map(|p| (case_name(root, &p), p))
-        .collect();
+    let mut named: Vec<(String, PathBuf)> =
+        out.into_iter().map(|p| (case_name(root, &p), p)).collect();
     named.sort();
     Ok(named.into_iter().map(|(_, p)| p).collect())
 }

@@ -40,9 +40,17 @@ impl std::fmt::Debug for Budget {
     }
 }
 
-/// What the target last said about one key's window in one area.
+/// How long a request waits while the first one to its window is out: it learns whether the
+/// target reports a limit there before a burst could overrun it.
+const FIRST_ANSWER_POLL: Duration = Duration::from_millis(2);
+
+/// What the target last said about one key's window at one endpoint.
 #[derive(Debug, Default, Clone)]
 struct Window {
+    /// Whether an answer has come from this window yet.
+    learned: bool,
+    /// The window's size (`X-RateLimit-Limit`), for the window after a reset.
+    limit: Option<u64>,
     /// Requests left in the window, less those sent since (None: unknown, send).
     remaining: Option<u64>,
     /// When the window resets.
@@ -57,6 +65,9 @@ impl Window {
     /// Take one request from the window, or say how long to wait.
     fn reserve(&mut self, now: Instant, exempt: bool) -> Result<(), Duration> {
         if !exempt {
+            if !self.learned && self.inflight > 0 {
+                return Err(FIRST_ANSWER_POLL);
+            }
             if let Some(until) = self.blocked_until {
                 if now < until {
                     return Err(until - now);
@@ -66,11 +77,22 @@ impl Window {
             if self.remaining == Some(0) {
                 match self.reset_at {
                     Some(reset) if now < reset => return Err(reset - now),
-                    // A new window (or no word on when it resets): the target will say.
-                    _ => {
-                        self.remaining = None;
+                    // A new window, as large as the last one; without its size, learned again
+                    // from one request.
+                    Some(_) => {
                         self.reset_at = None;
+                        self.remaining = self.limit;
+                        self.learned = self.limit.is_some();
                     }
+                    // Spent, and no word yet on when it resets: the answers out will say.
+                    None if self.inflight > 0 => return Err(FIRST_ANSWER_POLL),
+                    None => {
+                        self.remaining = None;
+                        self.learned = false;
+                    }
+                }
+                if !self.learned && self.inflight > 0 {
+                    return Err(FIRST_ANSWER_POLL);
                 }
             }
             self.remaining = self.remaining.map(|r| r.saturating_sub(1));
@@ -82,6 +104,10 @@ impl Window {
     /// Learn from a response to a request of this window.
     fn observe(&mut self, now: Instant, said: Said) {
         self.inflight = self.inflight.saturating_sub(1);
+        self.learned = true;
+        if said.limit.is_some() {
+            self.limit = said.limit;
+        }
         if let Some(remaining) = said.remaining {
             // Requests still in flight may not be counted in `remaining` yet: count them spent.
             let left = remaining.saturating_sub(self.inflight);
@@ -111,6 +137,7 @@ impl Window {
 /// What one response said about the budget.
 #[derive(Debug, Default, Clone, Copy)]
 struct Said {
+    limit: Option<u64>,
     remaining: Option<u64>,
     reset_in: Option<Duration>,
     retry_after: Option<Duration>,
@@ -181,6 +208,7 @@ fn said(r: &Incoming, throttled: bool) -> Said {
     let now = SystemTime::now();
     let unix_now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     Said {
+        limit: int("x-ratelimit-limit"),
         remaining: int("x-ratelimit-remaining"),
         reset_in: int("x-ratelimit-reset")
             .map(|reset| Duration::from_secs(reset).saturating_sub(unix_now)),
@@ -217,6 +245,7 @@ mod tests {
 
     fn said(remaining: u64, reset_in: u64) -> Said {
         Said {
+            limit: Some(5),
             remaining: Some(remaining),
             reset_in: Some(Duration::from_secs(reset_in)),
             retry_after: None,
@@ -235,18 +264,37 @@ mod tests {
             wait > Duration::from_secs(29) && wait <= Duration::from_secs(31),
             "{wait:?}"
         );
-        w.reserve(now + Duration::from_secs(31), false)
-            .expect("after the reset, the target is asked again");
+        let later = now + Duration::from_secs(31);
+        for _ in 0..5 {
+            w.reserve(later, false)
+                .expect("after the reset, a window as large as the last");
+        }
+        assert!(w.reserve(later, false).is_err(), "and no larger");
+    }
+
+    #[test]
+    fn one_request_learns_the_window_before_a_burst() {
+        let now = Instant::now();
+        let mut w = Window::default();
+        w.reserve(now, false).expect("the first request goes");
+        assert_eq!(w.reserve(now, false), Err(FIRST_ANSWER_POLL));
+        w.observe(now, Said::default());
+        for _ in 0..3 {
+            w.reserve(now, false)
+                .expect("the target reports no limit here: no bound but the slots");
+        }
     }
 
     #[test]
     fn requests_in_flight_count_as_spent() {
         let now = Instant::now();
         let mut w = Window::default();
+        w.reserve(now, false).expect("the first request goes");
+        w.observe(now, said(5, 60));
         for _ in 0..3 {
-            w.reserve(now, false).expect("unknown: send");
+            w.reserve(now, false).expect("within the window");
         }
-        // The first answer says 2 left, but two more requests are already on their way.
+        // An answer says 2 left, but two more requests are already on their way.
         w.observe(now, said(2, 60));
         assert!(w.reserve(now, false).is_err());
     }
@@ -270,6 +318,7 @@ mod tests {
         w.observe(
             now,
             Said {
+                limit: Some(5),
                 remaining: Some(0),
                 reset_in: Some(Duration::from_secs(60)),
                 retry_after: Some(Duration::from_secs(5)),

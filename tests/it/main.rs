@@ -10,6 +10,7 @@ mod reference;
 mod transport;
 
 mod bad_cases;
+mod budget;
 mod deadlines;
 mod hostile_reference;
 mod lean_tree;
