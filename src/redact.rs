@@ -5,6 +5,7 @@
 //! URL-safe alphabets, at every byte alignment, so a key inside a longer base64 blob such as a
 //! Basic credential is caught too).
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
@@ -14,10 +15,13 @@ const MIN_SECRET_LEN: usize = 6;
 /// Known secrets, each with a label naming where it came from (its env var).
 #[derive(Clone, Default)]
 pub struct Secrets {
-    /// (label, form) pairs: every form of every secret, longest first.
+    /// (label, form) pairs: every form of every secret.
     forms: Vec<(String, String)>,
     /// The raw values, for leak detection.
     raw: Vec<(String, String)>,
+    /// Every form at once, so a text costs one pass however many keys and forms there are;
+    /// leftmost-longest, so a form inside a longer one is replaced by the longer.
+    matcher: Option<AhoCorasick>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -44,7 +48,12 @@ impl Secrets {
         for form in encoded_forms(value) {
             self.forms.push((label.to_string(), form));
         }
-        self.forms.sort_by_key(|(_, f)| std::cmp::Reverse(f.len()));
+        // The forms are a few dozen short strings; building fails only past the automaton's
+        // size limits, and then every text is checked form by form instead.
+        self.matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(self.forms.iter().map(|(_, f)| f))
+            .ok();
     }
 
     /// Whether there are none.
@@ -54,23 +63,40 @@ impl Secrets {
 
     /// `text` with every form of every secret replaced by `[REDACTED:<label>]`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for (label, form) in &self.forms {
-            if out.contains(form.as_str()) {
-                out = out.replace(form.as_str(), &format!("[REDACTED:{label}]"));
+        if let Some(m) = &self.matcher {
+            if !m.is_match(text) {
+                return text.to_string();
             }
+            let mut out = String::with_capacity(text.len());
+            m.replace_all_with(text, &mut out, |hit, _, out| {
+                out.push_str(&format!("[REDACTED:{}]", self.forms[hit.pattern()].0));
+                true
+            });
+            return out;
+        }
+        let mut out = text.to_string();
+        let mut longest_first: Vec<&(String, String)> = self.forms.iter().collect();
+        longest_first.sort_by_key(|(_, f)| std::cmp::Reverse(f.len()));
+        for (label, form) in longest_first {
+            out = out.replace(form.as_str(), &format!("[REDACTED:{label}]"));
         }
         out
     }
 
     /// The labels of the secrets that appear in `text`, in any form.
     pub fn found_in(&self, text: &str) -> Vec<String> {
-        let mut found: Vec<String> = self
-            .forms
-            .iter()
-            .filter(|(_, form)| text.contains(form.as_str()))
-            .map(|(label, _)| label.clone())
-            .collect();
+        let mut found: Vec<String> = match &self.matcher {
+            Some(m) => m
+                .find_iter(text)
+                .map(|hit| self.forms[hit.pattern()].0.clone())
+                .collect(),
+            None => self
+                .forms
+                .iter()
+                .filter(|(_, form)| text.contains(form.as_str()))
+                .map(|(label, _)| label.clone())
+                .collect(),
+        };
         found.sort();
         found.dedup();
         found

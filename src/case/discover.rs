@@ -10,14 +10,19 @@ use super::error::CaseErrors;
 use super::load::load;
 use super::model::{Case, TRIAL_PREFIX};
 
-/// The trial name of a case file below `root`: `area/name`.
+/// The trial name of a case file below `root`: `area/name` (`/` on every platform, the
+/// `.json` taken off once).
 pub fn case_name(root: &Path, file: &Path) -> String {
-    let rel = file.strip_prefix(root).unwrap_or(file);
-    let s: Vec<String> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    s.join("/").trim_end_matches(".json").to_string()
+    let rel = file.strip_prefix(root).unwrap_or(file).to_string_lossy();
+    let rel = if std::path::MAIN_SEPARATOR == '/' {
+        rel.into_owned()
+    } else {
+        rel.replace(std::path::MAIN_SEPARATOR, "/")
+    };
+    match rel.strip_suffix(".json") {
+        Some(name) => name.to_string(),
+        None => rel,
+    }
 }
 
 /// Every `*.json` file below `root`, sorted by case name. Unreadable directories are errors.

@@ -42,6 +42,8 @@ impl Matrix {
             .map(|e| (e.label(), BTreeMap::new()))
             .collect();
         rows.push((OTHER.to_string(), BTreeMap::new()));
+        // Cases share a handful of path templates: each is matched against the endpoints once.
+        let mut rows_of: std::collections::HashMap<(&str, &str), usize> = Default::default();
         for r in results {
             let passed = matches!(r.outcome, Outcome::Passed);
             for step in &r.steps {
@@ -49,10 +51,14 @@ impl Matrix {
                 if !codes.contains(code) {
                     continue;
                 }
-                let row = endpoints
-                    .iter()
-                    .position(|e| e.matches(step.method, &step.endpoint))
-                    .unwrap_or(endpoints.len());
+                let row = *rows_of
+                    .entry((step.method, step.endpoint.as_str()))
+                    .or_insert_with(|| {
+                        endpoints
+                            .iter()
+                            .position(|e| e.matches(step.method, &step.endpoint))
+                            .unwrap_or(endpoints.len())
+                    });
                 let cell = rows[row].1.entry(code.clone()).or_default();
                 if passed {
                     cell.held += 1

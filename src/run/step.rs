@@ -109,8 +109,9 @@ impl Runner {
         let timeout = Duration::from_millis(poll.timeout_ms);
         let mut requests = 0;
         let mut notes = Vec::new();
+        let mut request = request;
         loop {
-            let sent = match self.send_patiently(request.clone(), step).await {
+            let sent = match self.send_patiently(request, step).await {
                 Ok(s) => s,
                 Err((why, n, more)) => {
                     notes.extend(more);
@@ -163,6 +164,8 @@ impl Runner {
                 return Ok((sent, verdict));
             }
             notes = sent.notes;
+            // The next poll is the same request: take it back from this exchange.
+            request = sent.exchange.request;
             tokio::time::sleep(Duration::from_millis(poll.interval_ms)).await;
         }
     }
@@ -183,9 +186,10 @@ impl Runner {
         let mut waited = Duration::ZERO;
         let mut requests = 0;
         let mut notes = Vec::new();
+        let mut request = request;
         loop {
             let exchange = self
-                .send(request.clone(), &spec.request.path, expects_throttle)
+                .send(request, &spec.request.path, expects_throttle)
                 .await;
             requests += 1;
             let throttled = !expects_throttle
@@ -226,6 +230,7 @@ impl Runner {
             notes.push(format!(
                 "throttled: waited {secs} s (Retry-After) and sent again"
             ));
+            request = exchange.request;
             tokio::time::sleep(wait).await;
             waited += wait;
         }
