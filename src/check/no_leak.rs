@@ -11,10 +11,11 @@ use serde_json::Value;
 use super::{CheckContext, CheckName, Finding};
 
 /// The leak patterns, each with what it reveals, and a set of them all so a clean message costs
-/// one scan.
+/// one scan. Each pattern alone is compiled only when the set says it matched: most runs never
+/// need one, and compiling all of them costs more than checking thousands of responses.
 struct Patterns {
     any: RegexSet,
-    each: Vec<(Regex, &'static str)>,
+    each: Vec<(OnceLock<Regex>, &'static str, &'static str)>,
 }
 
 fn patterns() -> &'static Patterns {
@@ -47,7 +48,7 @@ fn patterns() -> &'static Patterns {
             any: RegexSet::new(list.iter().map(|(re, _)| *re)).expect("leak patterns compile"),
             each: list
                 .iter()
-                .map(|(re, what)| (Regex::new(re).expect("leak pattern compiles"), *what))
+                .map(|(re, what)| (OnceLock::new(), *re, *what))
                 .collect(),
         }
     })
@@ -85,7 +86,9 @@ pub(super) fn scan(ctx: &CheckContext<'_>, raw: &str, message: &str) -> Option<F
     }
     let Patterns { any, each } = patterns();
     for index in any.matches(message).iter() {
-        let (re, what) = &each[index];
+        let (compiled, pattern, what) = &each[index];
+        // The set compiled this very pattern, so it compiles alone too.
+        let re = compiled.get_or_init(|| Regex::new(pattern).expect("leak pattern compiles"));
         // What the request itself sent (an unknown path, a model name) may be quoted back.
         let echoed = |m: &str| {
             ctx.request.is_some_and(|r| {
