@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::Condvar;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -113,13 +113,26 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         target.clone(),
         settings.clone(),
     ));
-    let entries: Arc<Mutex<Vec<Entry>>> = Arc::default();
-    let mut planned: Vec<(Trial, Option<Job>)> = loaded
-        .cases
-        .into_iter()
-        .map(|c| case_trial(c, &target, &entries))
-        .collect();
-    planned.extend(loaded.broken.into_iter().map(|b| broken_trial(b, &entries)));
+    let collected = Arc::new(Mutex::new(Collected {
+        entries: Vec::with_capacity(loaded.cases.len() + loaded.broken.len()),
+        matrix: Matrix::new(&contract.table, &contract.endpoints),
+        sent: false,
+    }));
+    let shared = Arc::new(target.clone());
+    let mut planned: Vec<(Trial, Option<Job>)> =
+        Vec::with_capacity(loaded.cases.len() + loaded.broken.len());
+    planned.extend(
+        loaded
+            .cases
+            .into_iter()
+            .map(|c| case_trial(c, &shared, &collected)),
+    );
+    planned.extend(
+        loaded
+            .broken
+            .into_iter()
+            .map(|b| broken_trial(b, &collected)),
+    );
     planned.sort_by(|a, b| a.0.name().cmp(b.0.name()));
     // The scheduler runs exactly what libtest will report: the trials it neither filters out
     // nor ignores.
@@ -137,14 +150,16 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     run::spawn(runtime.handle(), runner, jobs);
     let conclusion = libtest_mimic::run(args, trials);
 
-    let mut entries = std::mem::take(&mut *lock(&entries));
+    let Collected {
+        mut entries,
+        matrix,
+        sent,
+    } = std::mem::replace(&mut *lock(&collected), Collected::empty(&contract));
     entries.sort_by(|a, b| a.trial.cmp(&b.trial));
-    let results = || entries.iter().filter_map(|e| e.result.as_ref());
-    let matrix = Matrix::build(&contract.table, &contract.endpoints, results());
-    if results().any(|r| r.steps.iter().any(|s| s.requests > 0)) {
+    if sent {
         say(args, &format!("\n{}", matrix.render()));
     }
-    let not_run = report::not_run_summary(results());
+    let not_run = report::not_run_summary(&entries);
     if !not_run.is_empty() {
         say(args, &format!("\n{not_run}"));
     }
@@ -275,6 +290,65 @@ fn header(settings: &Settings, target: &Target) -> String {
     )
 }
 
+/// Where a case's verdict waits for its trial: filled once by the job, taken once by the
+/// trial, which blocks until then. A job that ends without a verdict (it panicked) fills it
+/// with nothing as it is dropped, so no trial waits forever.
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    filled: Condvar,
+}
+
+#[derive(Default)]
+enum SlotState {
+    #[default]
+    Waiting,
+    Filled(Option<Verdict>),
+    Taken,
+}
+
+impl Slot {
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn put(&self, verdict: Option<Verdict>) {
+        let mut state = self.state();
+        if matches!(*state, SlotState::Waiting) {
+            *state = SlotState::Filled(verdict);
+            self.filled.notify_one();
+        }
+    }
+
+    fn take(&self) -> Option<Verdict> {
+        let mut state = self.state();
+        loop {
+            match std::mem::replace(&mut *state, SlotState::Taken) {
+                SlotState::Filled(verdict) => return verdict,
+                SlotState::Taken => return None,
+                SlotState::Waiting => {
+                    *state = SlotState::Waiting;
+                    state = self
+                        .filled
+                        .wait(state)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+        }
+    }
+}
+
+/// Fills its slot with nothing when dropped unfilled.
+struct Unfilled(Arc<Slot>);
+
+impl Drop for Unfilled {
+    fn drop(&mut self) {
+        self.0.put(None);
+    }
+}
+
 /// What a trial learns of its case's run.
 enum Verdict {
     Passed,
@@ -285,24 +359,26 @@ enum Verdict {
 /// The trial of a loaded case, and the job that runs it; the job hands its result to the
 /// trial and to the reports.
 fn case_trial(
-    case: Case,
-    target: &Target,
-    entries: &Arc<Mutex<Vec<Entry>>>,
+    case: Arc<Case>,
+    target: &Arc<Target>,
+    collected: &Arc<Mutex<Collected>>,
 ) -> (Trial, Option<Job>) {
-    let (tx, rx): (SyncSender<Verdict>, Receiver<Verdict>) = sync_channel(1);
+    let slot = Arc::new(Slot::default());
     let name = case.trial_name();
     let ignored = case.ignore.is_some();
-    let trial = Trial::ignorable_test(name.clone(), move || match rx.recv() {
-        Ok(Verdict::Passed) => Ok(Completion::Completed),
-        Ok(Verdict::Failed(message)) => Err(Failed::from(message)),
-        Ok(Verdict::NotRun(why)) => Ok(Completion::ignored_with(why)),
-        Err(_) => Err(Failed::from(format!(
-            "{name}: the case ended without a result; this is a bug in errcontract, please report it"
-        ))),
+    let waiting = slot.clone();
+    let trial = Trial::ignorable_test(name, move || match waiting.take() {
+        Some(Verdict::Passed) => Ok(Completion::Completed),
+        Some(Verdict::Failed(message)) => Err(Failed::from(message)),
+        Some(Verdict::NotRun(why)) => Ok(Completion::ignored_with(why)),
+        None => Err(Failed::from(
+            "the case ended without a result; this is a bug in errcontract, please report it",
+        )),
     })
     .with_ignored_flag(ignored);
     let target = target.clone();
-    let entries = entries.clone();
+    let collected = collected.clone();
+    let guard = Unfilled(slot);
     let done = Box::new(move |case: &Case, result: run::CaseResult| {
         let message = report::failure(case, &result, &target);
         let message: Option<Arc<str>> = (!message.is_empty()).then(|| Arc::from(message));
@@ -315,42 +391,61 @@ fn case_trial(
             }
             (Outcome::Passed, _) => Verdict::Passed,
         };
-        lock(&entries).push(Entry {
-            trial: case.trial_name(),
-            file: report::display_path(&case.path),
-            result: Some(result),
+        let ran = result.steps.iter().any(|s| s.requests > 0);
+        lock(&collected).matrix.add(&result);
+        let entry = Entry::of(
+            case.trial_name(),
+            report::display_path(&case.path),
+            result,
             message,
-        });
-        // The trial may be gone (libtest stopped early); the entry is kept all the same.
-        let _ = tx.send(verdict);
+        );
+        let mut c = lock(&collected);
+        c.sent |= ran;
+        c.entries.push(entry);
+        drop(c);
+        guard.0.put(Some(verdict));
     });
-    let job = Job {
-        case: Arc::new(case),
-        done,
-    };
+    let job = Job { case, done };
     (trial, Some(job))
 }
 
 /// The trial of a case file that did not load: it fails with the file's problems.
-fn broken_trial(broken: case::Broken, entries: &Arc<Mutex<Vec<Entry>>>) -> (Trial, Option<Job>) {
-    let entries = entries.clone();
+fn broken_trial(broken: case::Broken, collected: &Arc<Mutex<Collected>>) -> (Trial, Option<Job>) {
+    let collected = collected.clone();
     let trial = broken.trial_name();
     let t = Trial::test(trial.clone(), move || {
         let message: Arc<str> = Arc::from(format!("{trial}: {}", broken.errors));
-        lock(&entries).push(Entry {
+        lock(&collected).entries.push(Entry::invalid(
             trial,
-            file: report::display_path(&broken.path),
-            result: None,
-            message: Some(message.clone()),
-        });
+            report::display_path(&broken.path),
+            message.clone(),
+        ));
         Err(Failed::from(message))
     });
     (t, None)
 }
 
-fn lock(entries: &Mutex<Vec<Entry>>) -> std::sync::MutexGuard<'_, Vec<Entry>> {
-    // A poisoned lock means a push was interrupted by a panic; the entries pushed stand.
-    entries
+/// What the run has gathered for the reports, as results arrive.
+struct Collected {
+    entries: Vec<Entry>,
+    matrix: Matrix,
+    /// Whether any request was sent (else there is no matrix to show).
+    sent: bool,
+}
+
+impl Collected {
+    fn empty(contract: &Contract) -> Self {
+        Collected {
+            entries: Vec::new(),
+            matrix: Matrix::new(&contract.table, &contract.endpoints),
+            sent: false,
+        }
+    }
+}
+
+fn lock(collected: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
+    // A poisoned lock means a push was interrupted by a panic; what was gathered stands.
+    collected
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

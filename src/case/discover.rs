@@ -3,6 +3,7 @@
 //! stopping the others.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::contract::Contract;
 
@@ -79,14 +80,15 @@ impl Broken {
 /// The outcome of loading a directory: the good cases and the broken files.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// Cases that loaded and linted clean, sorted by name.
-    pub cases: Vec<Case>,
+    /// Cases that loaded and linted clean, sorted by name (shared, so the run hands them on
+    /// without a copy).
+    pub cases: Vec<Arc<Case>>,
     /// Files that did not, sorted by name.
     pub broken: Vec<Broken>,
 }
 
 impl Loaded {
-    fn push(&mut self, root: &Path, path: PathBuf, loaded: Result<Case, CaseErrors>) {
+    fn push(&mut self, root: &Path, path: PathBuf, loaded: Result<Arc<Case>, CaseErrors>) {
         match loaded {
             Ok(c) => self.cases.push(c),
             Err(errors) => self.broken.push(Broken {
@@ -107,18 +109,21 @@ impl Loaded {
             .unwrap_or(1)
             .min(files.len().div_ceil(PER_THREAD))
             .max(1);
-        let mut loaded = Loaded::default();
+        let mut loaded = Loaded {
+            cases: Vec::with_capacity(files.len()),
+            broken: Vec::new(),
+        };
         if threads == 1 {
             for path in files {
-                let result = load(root, &path, contract);
+                let result = load(root, &path, contract).map(Arc::new);
                 loaded.push(root, path, result);
             }
             return loaded;
         }
         let chunk = files.len().div_ceil(threads);
-        let load_part = |part: &[PathBuf]| -> Vec<(PathBuf, Result<Case, CaseErrors>)> {
+        let load_part = |part: &[PathBuf]| -> Vec<(PathBuf, Result<Arc<Case>, CaseErrors>)> {
             part.iter()
-                .map(|p| (p.clone(), load(root, p, contract)))
+                .map(|p| (p.clone(), load(root, p, contract).map(Arc::new)))
                 .collect()
         };
         let parts: Vec<_> = std::thread::scope(|s| {

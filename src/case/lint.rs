@@ -244,7 +244,7 @@ pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport
 
 /// The rule across files: names that differ only in case collide on case-insensitive file
 /// systems and in reports.
-pub fn collisions(cases: &[Case]) -> Vec<CaseError> {
+pub fn collisions(cases: &[std::sync::Arc<Case>]) -> Vec<CaseError> {
     let mut seen: BTreeMap<String, &Case> = BTreeMap::new();
     let mut out = Vec::new();
     for c in cases {

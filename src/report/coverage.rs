@@ -1,7 +1,7 @@
 //! The code × endpoint coverage matrix: which error codes each endpoint was seen to produce,
 //! and whether the contract held when it did. Endpoints come from `schemas/endpoints.json`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -17,57 +17,80 @@ pub struct Cell {
     pub broken: usize,
 }
 
-/// The matrix.
+/// The matrix, filled case by case as results arrive.
 #[derive(Debug, Clone, Serialize)]
 pub struct Matrix {
     /// Column order: the table's codes.
     pub codes: Vec<String>,
     /// Row label → code → cell. Rows: the endpoints, then `other paths`.
     pub rows: Vec<(String, BTreeMap<String, Cell>)>,
+    #[serde(skip)]
+    endpoints: Vec<Endpoint>,
+    /// Cases share a handful of path templates: each is matched against the endpoints once.
+    #[serde(skip)]
+    row_of: HashMap<&'static str, HashMap<String, usize>>,
 }
 
 /// The row of requests that match no endpoint (unknown paths, wrong methods).
 pub const OTHER: &str = "(other paths and methods)";
 
 impl Matrix {
-    /// Build from the results of a run.
-    pub fn build<'a>(
-        table: &CodeTable,
-        endpoints: &[Endpoint],
-        results: impl IntoIterator<Item = &'a CaseResult>,
-    ) -> Self {
-        let codes: Vec<String> = table.codes().map(String::from).collect();
+    /// An empty matrix: the table's codes by these endpoints.
+    pub fn new(table: &CodeTable, endpoints: &[Endpoint]) -> Self {
         let mut rows: Vec<(String, BTreeMap<String, Cell>)> = endpoints
             .iter()
             .map(|e| (e.label(), BTreeMap::new()))
             .collect();
         rows.push((OTHER.to_string(), BTreeMap::new()));
-        // Cases share a handful of path templates: each is matched against the endpoints once.
-        let mut rows_of: std::collections::HashMap<(&str, &str), usize> = Default::default();
+        Matrix {
+            codes: table.codes().map(String::from).collect(),
+            rows,
+            endpoints: endpoints.to_vec(),
+            row_of: HashMap::new(),
+        }
+    }
+
+    /// Built from the results of a run.
+    pub fn build<'a>(
+        table: &CodeTable,
+        endpoints: &[Endpoint],
+        results: impl IntoIterator<Item = &'a CaseResult>,
+    ) -> Self {
+        let mut m = Matrix::new(table, endpoints);
         for r in results {
-            let passed = matches!(r.outcome, Outcome::Passed);
-            for step in &r.steps {
-                let Some(code) = &step.code else { continue };
-                if !codes.contains(code) {
-                    continue;
+            m.add(r);
+        }
+        m
+    }
+
+    /// Count the codes one case's responses carried.
+    pub fn add(&mut self, r: &CaseResult) {
+        let passed = matches!(r.outcome, Outcome::Passed);
+        for step in &r.steps {
+            let Some(code) = &step.code else { continue };
+            if !self.codes.contains(code) {
+                continue;
+            }
+            let by_path = self.row_of.entry(step.method).or_default();
+            let row = match by_path.get(step.endpoint.as_str()) {
+                Some(row) => *row,
+                None => {
+                    let row = self
+                        .endpoints
+                        .iter()
+                        .position(|e| e.matches(step.method, &step.endpoint))
+                        .unwrap_or(self.endpoints.len());
+                    by_path.insert(step.endpoint.clone(), row);
+                    row
                 }
-                let row = *rows_of
-                    .entry((step.method, step.endpoint.as_str()))
-                    .or_insert_with(|| {
-                        endpoints
-                            .iter()
-                            .position(|e| e.matches(step.method, &step.endpoint))
-                            .unwrap_or(endpoints.len())
-                    });
-                let cell = rows[row].1.entry(code.clone()).or_default();
-                if passed {
-                    cell.held += 1
-                } else {
-                    cell.broken += 1
-                }
+            };
+            let cell = self.rows[row].1.entry(code.clone()).or_default();
+            if passed {
+                cell.held += 1
+            } else {
+                cell.broken += 1
             }
         }
-        Matrix { codes, rows }
     }
 
     /// The codes no endpoint was seen to produce with the contract held.

@@ -84,7 +84,7 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
         out.push_str(&finding_text(&source, &file, f));
     }
     out.push_str(&snippet(&source, &file, findings));
-    out.push_str(&evidence(record.exchange.as_ref(), step));
+    out.push_str(&evidence(record.exchange.as_deref(), step));
     out.push_str(&format!("    {}\n", result.rerun.as_deref().unwrap_or("")));
     if !result.notes.is_empty() {
         out.push_str("\n  notes:\n");

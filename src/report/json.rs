@@ -21,37 +21,32 @@ pub fn write(
         .iter()
         .map(|e| {
             let findings: Vec<serde_json::Value> = e
-                .result
-                .as_ref()
-                .map(|r| {
-                    r.findings()
-                        .iter()
-                        .map(|f| {
-                            json!({
-                                "check": f.check.as_str(),
-                                "expected": f.expected,
-                                "actual": f.actual,
-                                "detail": f.detail,
-                            })
-                        })
-                        .collect()
+                .findings
+                .iter()
+                .map(|f| {
+                    json!({
+                        "check": f.check.as_str(),
+                        "expected": f.expected,
+                        "actual": f.actual,
+                        "detail": f.detail,
+                    })
                 })
-                .unwrap_or_default();
+                .collect();
             json!({
                 "name": e.trial,
                 "file": e.file,
-                "outcome": e.kind().as_str(),
-                "reason": e.reason(),
+                "outcome": e.kind.as_str(),
+                "reason": e.reason,
                 "findings": findings,
                 "message": e.message.as_deref(),
-                "notes": e.result.as_ref().map(|r| r.notes.clone()).unwrap_or_default(),
-                "elapsed_ms": e.result.as_ref().map(|r| r.elapsed.as_millis() as u64),
+                "notes": e.notes,
+                "elapsed_ms": e.elapsed.map(|d| d.as_millis() as u64),
             })
         })
         .collect();
     let mut summary = serde_json::Map::new();
     for kind in Kind::ALL {
-        let n = entries.iter().filter(|e| e.kind() == kind).count();
+        let n = entries.iter().filter(|e| e.kind == kind).count();
         summary.insert(kind.as_str().to_string(), n.into());
     }
     let doc = json!({

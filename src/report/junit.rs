@@ -13,7 +13,7 @@ use super::{Entry, Kind};
 pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Result<PathBuf> {
     let mut suite = TestSuite::new("errcontract");
     for e in entries {
-        let kind = e.kind();
+        let kind = e.kind;
         let status = match kind {
             Kind::Passed => TestCaseStatus::success(),
             Kind::Ignored | Kind::Inconclusive => {
@@ -21,7 +21,7 @@ pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Resul
                 s.set_message(secrets.redact(&format!(
                     "{}: {}",
                     kind.as_str(),
-                    e.reason().unwrap_or_default()
+                    e.reason.as_deref().unwrap_or_default()
                 )));
                 s
             }
@@ -40,8 +40,8 @@ pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Resul
         };
         let mut case = TestCase::new(e.trial.clone(), status);
         case.set_classname(e.file.clone());
-        if let Some(r) = &e.result {
-            case.set_time(r.elapsed);
+        if let Some(elapsed) = e.elapsed {
+            case.set_time(elapsed);
         }
         suite.add_test_case(case);
     }

@@ -10,24 +10,35 @@ mod not_run;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use coverage::{Cell, Matrix, OTHER};
 pub use failure::failure;
 pub use not_run::summary as not_run_summary;
 
+use crate::check::Finding;
 use crate::redact::Secrets;
 use crate::run::{CaseResult, Outcome};
 
-/// One case's entry: its result and, for a failure, the rendered text (already redacted).
+/// What reports keep of one case, compact: a passing case's exchanges and steps are gone by
+/// now (the coverage matrix has counted them); a failure keeps its findings and its text.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// `case::<area>/<name>`.
     pub trial: String,
     /// The case file, as displayed.
     pub file: String,
-    /// What happened; None when the case file did not load.
-    pub result: Option<CaseResult>,
-    /// The failure text (a broken case file's errors, or the check failures).
+    /// The verdict.
+    pub kind: Kind,
+    /// Why the case was not run or not concluded.
+    pub reason: Option<String>,
+    /// The findings of the failing step.
+    pub findings: Vec<Finding>,
+    /// Notes (extra fields, waits for Retry-After).
+    pub notes: Vec<String>,
+    /// Wall time, for a case that ran.
+    pub elapsed: Option<Duration>,
+    /// The failure text (a broken case file's errors, or the check failures), redacted.
     pub message: Option<Arc<str>>,
 }
 
@@ -69,23 +80,38 @@ impl Kind {
 }
 
 impl Entry {
-    /// The verdict.
-    pub fn kind(&self) -> Kind {
-        match self.result.as_ref().map(|r| &r.outcome) {
-            None => Kind::InvalidCase,
-            Some(Outcome::Passed) => Kind::Passed,
-            Some(Outcome::Failed { .. }) => Kind::Failed,
-            Some(Outcome::Ignored(_)) => Kind::Ignored,
-            Some(Outcome::Inconclusive(_)) => Kind::Inconclusive,
+    /// The entry of a case that ran, with its failure text if it failed.
+    pub fn of(trial: String, file: String, result: CaseResult, message: Option<Arc<str>>) -> Self {
+        let (kind, reason) = match &result.outcome {
+            Outcome::Passed => (Kind::Passed, None),
+            Outcome::Failed { .. } => (Kind::Failed, None),
+            Outcome::Ignored(why) => (Kind::Ignored, Some(why.to_string())),
+            Outcome::Inconclusive(why) => (Kind::Inconclusive, Some(why.to_string())),
+        };
+        let findings = result.findings().to_vec();
+        Entry {
+            trial,
+            file,
+            kind,
+            reason,
+            findings,
+            notes: result.notes,
+            elapsed: Some(result.elapsed),
+            message,
         }
     }
 
-    /// Why the case was not run or not concluded.
-    pub fn reason(&self) -> Option<String> {
-        match self.result.as_ref().map(|r| &r.outcome) {
-            Some(Outcome::Ignored(why)) => Some(why.to_string()),
-            Some(Outcome::Inconclusive(why)) => Some(why.to_string()),
-            _ => None,
+    /// The entry of a case file that did not load.
+    pub fn invalid(trial: String, file: String, message: Arc<str>) -> Self {
+        Entry {
+            trial,
+            file,
+            kind: Kind::InvalidCase,
+            reason: None,
+            findings: Vec::new(),
+            notes: Vec::new(),
+            elapsed: None,
+            message: Some(message),
         }
     }
 }
@@ -107,7 +133,9 @@ pub fn write(
 
 /// A path as the user would type it: relative to the working directory when below it.
 pub fn display_path(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok();
+    // Asked once per process: every case of a run asks.
+    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| std::env::current_dir().ok());
     let rel = cwd
         .as_ref()
         .and_then(|c| path.strip_prefix(c).ok())

@@ -3,17 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::run::{CaseResult, Outcome};
+use super::Entry;
 
 /// The summary text, or nothing when every case ran to a verdict.
-pub fn summary<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> String {
-    let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
-    for r in results {
-        let why = match &r.outcome {
-            Outcome::Ignored(why) => why.to_string(),
-            Outcome::Inconclusive(why) => why.to_string(),
-            Outcome::Passed | Outcome::Failed { .. } => continue,
-        };
+pub fn summary(entries: &[Entry]) -> String {
+    let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+    for why in entries.iter().filter_map(|e| e.reason.as_deref()) {
         *by_reason.entry(why).or_default() += 1;
     }
     if by_reason.is_empty() {
@@ -24,8 +19,8 @@ pub fn summary<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> String 
         "{total} case{} not run or not concluded:\n",
         if total == 1 { "" } else { "s" }
     );
-    let mut rows: Vec<(String, usize)> = by_reason.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut rows: Vec<(&str, usize)> = by_reason.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     for (why, n) in rows {
         out.push_str(&format!("  {n:>4}  {why}\n"));
     }

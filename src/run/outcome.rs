@@ -113,8 +113,9 @@ pub struct StepRecord {
     pub findings: Vec<Finding>,
     /// Observations that are not failures.
     pub notes: Vec<String>,
-    /// The last exchange of the step, kept only when the step failed (the evidence).
-    pub exchange: Option<Exchange>,
+    /// The last exchange of the step, kept only when the step failed (the evidence); boxed, so
+    /// a passing step's record stays small.
+    pub exchange: Option<Box<Exchange>>,
 }
 
 impl StepRecord {

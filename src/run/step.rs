@@ -88,7 +88,7 @@ impl Runner {
         record.findings = verdict.findings;
         // The exchange is evidence for a failure; a passing one is dropped here.
         if !record.findings.is_empty() {
-            record.exchange = Some(sent.exchange);
+            record.exchange = Some(Box::new(sent.exchange));
         }
         Ran {
             record,
