@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
 use crate::probe::Incoming;
 use crate::request::Request;
@@ -30,6 +30,9 @@ pub struct Budget {
     limiter: Option<DefaultDirectRateLimiter>,
     slots: Semaphore,
     windows: Mutex<HashMap<String, Window>>,
+    /// Woken on every answer: a request held back may go once an answer shows the window
+    /// has room after all.
+    answered: Notify,
 }
 
 impl std::fmt::Debug for Budget {
@@ -40,8 +43,9 @@ impl std::fmt::Debug for Budget {
     }
 }
 
-/// How long a request waits while the first one to its window is out: it learns whether the
-/// target reports a limit there before a burst could overrun it.
+/// How long a request waits at most, while the first one to its window is out, before it looks
+/// again (an answer wakes it sooner): the first answer says whether the target reports a limit
+/// there, before a burst could overrun it.
 const FIRST_ANSWER_POLL: Duration = Duration::from_millis(2);
 
 /// What the target last said about one key's window at one endpoint.
@@ -59,6 +63,11 @@ struct Window {
     blocked_until: Option<Instant>,
     /// Requests sent and not yet answered.
     inflight: u64,
+    /// The fewest requests left the target has said in this window: it only counts down, so
+    /// an answer that says more was counted earlier.
+    fewest_said: Option<u64>,
+    /// Requests sent in this window.
+    sent_in_window: u64,
 }
 
 impl Window {
@@ -81,6 +90,8 @@ impl Window {
                     // from one request.
                     Some(_) => {
                         self.reset_at = None;
+                        self.fewest_said = None;
+                        self.sent_in_window = 0;
                         self.remaining = self.limit;
                         self.learned = self.limit.is_some();
                     }
@@ -98,10 +109,11 @@ impl Window {
             self.remaining = self.remaining.map(|r| r.saturating_sub(1));
         }
         self.inflight += 1;
+        self.sent_in_window += 1;
         Ok(())
     }
 
-    /// Learn from a response to a request of this window.
+    /// Learn from an answer to a request of this window.
     fn observe(&mut self, now: Instant, said: Said) {
         self.inflight = self.inflight.saturating_sub(1);
         self.learned = true;
@@ -109,18 +121,33 @@ impl Window {
             self.limit = said.limit;
         }
         if let Some(remaining) = said.remaining {
-            // Requests still in flight may not be counted in `remaining` yet: count them spent.
-            let left = remaining.saturating_sub(self.inflight);
             let reset = said.reset_in.map(|d| now + d + RESET_SLACK);
-            let newer = match (self.reset_at, reset) {
-                (Some(old), Some(new)) => new > old + Duration::from_millis(500),
-                _ => true,
+            let (newer_window, older_window) = match (self.reset_at, reset) {
+                (Some(old), Some(new)) => (
+                    new > old + Duration::from_millis(500),
+                    new + Duration::from_millis(500) < old,
+                ),
+                _ => (true, false),
             };
-            if newer {
-                self.remaining = Some(left);
+            let counted = said.limit.map(|l| l.saturating_sub(remaining));
+            if newer_window {
+                self.fewest_said = Some(remaining);
                 self.reset_at = reset;
-            } else {
-                self.remaining = Some(self.remaining.map_or(left, |r| r.min(left)));
+                // Where the new window began is not known: count every request in flight in it.
+                self.sent_in_window = counted.unwrap_or(0) + self.inflight;
+            } else if !older_window {
+                self.fewest_said = Some(self.fewest_said.map_or(remaining, |f| f.min(remaining)));
+            }
+            if !older_window && let Some(fewest) = self.fewest_said {
+                // Requests in flight may not be counted yet; but the target has counted
+                // `limit - fewest` of this window's, so of those sent, the rest at most are
+                // not (the key is the run's alone: another client's requests would be
+                // counted, and then Retry-After governs).
+                let counted = self.limit.map_or(0, |l| l.saturating_sub(fewest));
+                let uncounted = self
+                    .inflight
+                    .min(self.sent_in_window.saturating_sub(counted));
+                self.remaining = Some(fewest.saturating_sub(uncounted));
             }
         }
         // On a throttling answer, Retry-After is the target's own word on when to try again; it
@@ -157,6 +184,7 @@ impl Budget {
             limiter: quota(rps).map(RateLimiter::direct),
             slots: Semaphore::new(concurrency.max(1)),
             windows: Mutex::new(HashMap::new()),
+            answered: Notify::new(),
         }
     }
 
@@ -177,16 +205,23 @@ impl Budget {
             }
             // The semaphore is never closed; were it, the request would go unbounded.
             let slot = self.slots.acquire().await.ok();
+            // Listening before the window is read, so an answer in between is not missed.
+            let answer = self.answered.notified();
+            tokio::pin!(answer);
+            answer.as_mut().enable();
             let wait = {
                 let mut windows = self.windows();
                 let window = windows.entry(key.clone()).or_default();
-                window.reserve(Instant::now(), exempt).err()
+                window.reserve(Instant::now(), exempt)
             };
             match wait {
-                None => return Admitted { _slot: slot, key },
-                Some(wait) => {
+                Ok(()) => return Admitted { _slot: slot, key },
+                Err(wait) => {
                     drop(slot);
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut answer => {}
+                    }
                 }
             }
         }
@@ -200,6 +235,8 @@ impl Budget {
         if let Some(window) = windows.get_mut(&admitted.key) {
             window.observe(Instant::now(), said);
         }
+        drop(windows);
+        self.answered.notify_waiters();
     }
 }
 
@@ -285,18 +322,66 @@ mod tests {
         }
     }
 
+    fn of_ten(remaining: u64) -> Said {
+        Said {
+            limit: Some(10),
+            remaining: Some(remaining),
+            reset_in: Some(Duration::from_secs(60)),
+            retry_after: None,
+        }
+    }
+
     #[test]
-    fn requests_in_flight_count_as_spent() {
+    fn requests_in_flight_count_as_spent_unless_the_target_counted_them() {
         let now = Instant::now();
         let mut w = Window::default();
         w.reserve(now, false).expect("the first request goes");
-        w.observe(now, said(5, 60));
+        w.observe(now, of_ten(9));
+        for _ in 0..8 {
+            w.reserve(now, false).expect("within the window");
+        }
+        // One answer says 2 left: the target has counted 8 of the 9 sent, so of the 7 still in
+        // flight one at most is not counted yet, and one more may go.
+        w.observe(now, of_ten(2));
+        w.reserve(now, false).expect("the tenth request");
+        assert!(w.reserve(now, false).is_err(), "and not an eleventh");
+    }
+
+    #[test]
+    fn without_the_window_size_every_request_in_flight_counts_as_spent() {
+        let now = Instant::now();
+        let mut w = Window::default();
+        let said = |remaining| Said {
+            remaining: Some(remaining),
+            reset_in: Some(Duration::from_secs(60)),
+            ..Said::default()
+        };
+        w.reserve(now, false).expect("the first request goes");
+        w.observe(now, said(5));
         for _ in 0..3 {
             w.reserve(now, false).expect("within the window");
         }
-        // An answer says 2 left, but two more requests are already on their way.
-        w.observe(now, said(2, 60));
-        assert!(w.reserve(now, false).is_err());
+        w.observe(now, said(2));
+        assert!(w.reserve(now, false).is_err(), "2 left, 2 in flight");
+    }
+
+    #[test]
+    fn an_answer_that_was_counted_earlier_gives_back_nothing() {
+        let now = Instant::now();
+        let mut w = Window::default();
+        w.reserve(now, false).expect("the first request goes");
+        w.observe(now, of_ten(9));
+        for _ in 0..4 {
+            w.reserve(now, false).expect("within the window");
+        }
+        // Answered out of order: the target counted these in another order than they arrive.
+        for left in [5, 8, 6, 7] {
+            w.observe(now, of_ten(left));
+        }
+        for _ in 0..5 {
+            w.reserve(now, false).expect("the whole window is used");
+        }
+        assert!(w.reserve(now, false).is_err(), "and not one more");
     }
 
     #[test]
