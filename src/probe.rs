@@ -1,7 +1,8 @@
 //! The one HTTP client: send one request, read a capped body, classify transport failures.
 //!
 //! Invariants: one probe is one request (no redirects followed, no hidden retries); every
-//! request is bounded by connect, read and total timeouts; no body is read past the cap.
+//! request is bounded by a connect and a total timeout (the whole exchange, so a trickling
+//! answer ends too); no body is read past the cap.
 
 use std::time::{Duration, Instant};
 
@@ -147,7 +148,7 @@ pub struct Probe {
 pub struct ClientError(String);
 
 impl Probe {
-    /// Build the client (rustls with ring; no redirects; no retries; timeouts set).
+    /// Build the client (rustls with ring; no redirects; no retries; connect and total timeouts).
     pub fn new(config: ProbeConfig) -> Result<Self, ClientError> {
         // Another part of the process may have installed the provider already; either way one is.
         let _ = rustls::crypto::ring::default_provider().install_default();

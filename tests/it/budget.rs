@@ -46,6 +46,15 @@ async fn run_suite(cases: &Path, base: &str, args: &[&str], envs: &[(&str, &str)
         .expect("errcontract runs")
 }
 
+fn assert_passed(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const NOT_FOUND: &str = r#"{"error":{"message":"Unknown path.","type":"invalid_request_error","param":null,"code":"not_found","doc_url":"https://docs.getimg.ai/guides/errors"}}"#;
 const RATE_LIMITED: &str = r#"{"error":{"message":"Too many requests.","type":"invalid_request_error","param":null,"code":"rate_limit","doc_url":"https://docs.getimg.ai/guides/errors"}}"#;
 
@@ -122,12 +131,7 @@ async fn requests_in_flight_follow_errcontract_concurrency_whatever_test_threads
         )
         .await;
         server.abort();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_passed(&out);
         assert_eq!(
             most.load(Ordering::SeqCst),
             concurrency,
@@ -214,12 +218,7 @@ async fn a_target_that_reports_its_limit_is_never_pushed_into_a_429() {
     let took = started.elapsed();
     server.abort();
     let st = state.lock().await;
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_passed(&out);
     assert_eq!(
         st.throttled, 0,
         "the suite sent into a spent window {} times",

@@ -69,14 +69,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Arrived> {
                 header("authorization"),
             );
             while buf.len() < head + length {
-                let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
-                    .await
-                    .ok()?
-                    .ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
+                read_more(sock, &mut chunk, &mut buf).await?;
             }
             return Some(Arrived {
                 method,
@@ -85,15 +78,21 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Arrived> {
                 body: buf[head..head + length].to_vec(),
             });
         }
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(sock, &mut chunk, &mut buf).await?;
     }
+}
+
+/// Append what the socket has next to `buf`; None when it closes, fails or stalls.
+async fn read_more(
+    sock: &mut tokio::net::TcpStream,
+    chunk: &mut [u8],
+    buf: &mut Vec<u8>,
+) -> Option<()> {
+    let n = tokio::time::timeout(Duration::from_secs(5), sock.read(chunk))
+        .await
+        .ok()?
+        .ok()?;
+    (n > 0).then(|| buf.extend_from_slice(&chunk[..n]))
 }
 
 /// The curl line of a rendered failure.
