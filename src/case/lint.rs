@@ -121,7 +121,7 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
             }
             for (key, re) in [("message_matches", &f.message_matches)] {
                 if let Some(re) = re
-                    && let Err(err) = regex::Regex::new(re)
+                    && let Err(err) = crate::pattern::compile(re)
                 {
                     push(
                         format!("{ep}/failure/{key}"),
@@ -132,7 +132,7 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
             }
         }
         if let Some(re) = &e.message_matches
-            && let Err(err) = regex::Regex::new(re)
+            && let Err(err) = crate::pattern::compile(re)
         {
             push(
                 format!("{ep}/message_matches"),
@@ -142,7 +142,7 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
         }
         for (name, h) in &e.headers {
             if let Some(re) = &h.matches
-                && let Err(err) = regex::Regex::new(re)
+                && let Err(err) = crate::pattern::compile(re)
             {
                 push(
                     format!("{ep}/headers/{}/matches", locate::escape(name)),

@@ -245,10 +245,10 @@ pub struct Expect {
     pub headers: BTreeMap<String, HeaderExpect>,
     /// A subset the JSON body must contain.
     #[serde(default)]
-    pub body: Option<serde_json::Map<String, Value>>,
+    pub body: Option<Box<serde_json::Map<String, Value>>>,
     /// The terminal object is a failed generation.
     #[serde(default)]
-    pub failure: Option<FailureExpect>,
+    pub failure: Option<Box<FailureExpect>>,
 }
 
 fn explicit_null<'de, D: serde::Deserializer<'de>>(
@@ -300,7 +300,7 @@ pub struct Step {
     pub capture: BTreeMap<String, String>,
     /// Poll until terminal.
     #[serde(default)]
-    pub poll: Option<Poll>,
+    pub poll: Option<Box<Poll>>,
 }
 
 /// A case file as written.

@@ -4,9 +4,9 @@
 use serde_json::Value;
 
 use super::finding::shown;
-use super::pattern::compiled;
 use super::{CheckName, Finding};
 use crate::case::Expect;
+use crate::pattern::compiled;
 
 /// The case's code, param and message expectations, in that order, against `error`.
 pub(super) fn check(e: &Expect, base: &str, error: Option<&Value>) -> Vec<Finding> {

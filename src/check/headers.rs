@@ -2,10 +2,10 @@
 //! `Retry-After` or an `X-RateLimit-*` header is reported under that header's own check, where a
 //! reader of the failure looks for it.
 
-use super::pattern::compiled;
 use super::{CheckName, Finding};
 use crate::case::Expect;
 use crate::locate;
+use crate::pattern::compiled;
 use crate::probe::Incoming;
 
 /// One finding at most per header, in header-name order.

@@ -22,7 +22,6 @@ mod finding;
 mod headers;
 mod json;
 mod no_leak;
-mod pattern;
 mod poll;
 mod rate_limit_headers;
 mod retry;

@@ -13,7 +13,7 @@ use super::{CaseResult, Runner};
 /// Cases under way per request slot: a case waiting between polls, or being checked, holds no
 /// request slot, so more cases than slots keep the slots busy; a bound keeps memory flat
 /// however many cases are selected.
-const CASES_PER_SLOT: usize = 4;
+const CASES_PER_SLOT: usize = 2;
 
 /// What to do with a case's result: called once, on a runtime worker.
 pub type Done = Box<dyn FnOnce(&Case, CaseResult) + Send>;
