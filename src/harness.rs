@@ -62,17 +62,8 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     let contract = Arc::new(contract);
     let loaded = discover(args, &settings, &contract)?;
     if args.list {
-        // Listing must be cheap and silent: no server, no network, names only.
-        let trials = loaded
-            .cases
-            .iter()
-            .map(|c| (c.trial_name(), c.ignore.is_some()))
-            .chain(loaded.broken.iter().map(|b| (b.trial_name(), false)))
-            .map(|(name, ignored)| Trial::test(name, || Ok(())).with_ignored_flag(ignored))
-            .collect();
-        return Ok(libtest_mimic::run(args, sorted(trials)).exit_code());
+        return Ok(list(args, &loaded));
     }
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -85,7 +76,45 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     })
     .map_err(|e| SetupError::new(e, ""))?;
     let (target, _server) = choose_target(&settings, &runtime)?;
-    say(args, &format!("{}\n", header(&settings, &target)));
+    announce(args, &settings, &target, &loaded);
+    runtime
+        .block_on(reachable(&target.base_url, settings.connect_timeout))
+        .map_err(|e| {
+            SetupError::new(
+                format!("the target {} is unreachable: {e}", target.base_url),
+                "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
+            )
+        })?;
+    let target = Arc::new(target);
+    let (trials, jobs, collected) = plan(args, loaded, &target, &contract);
+    let runner = Runner::new(probe, contract, (*target).clone(), settings.clone());
+    run::spawn(runtime.handle(), Arc::new(runner), jobs);
+    let conclusion = libtest_mimic::run(args, trials);
+    let mut collected = lock(&collected);
+    Ok(finish(
+        args,
+        &settings,
+        &target,
+        &mut collected,
+        conclusion.has_failed(),
+    ))
+}
+
+/// `--list`: names only, cheap and silent (no server, no network).
+fn list(args: &Arguments, loaded: &Loaded) -> ExitCode {
+    let trials = loaded
+        .cases
+        .iter()
+        .map(|c| (c.trial_name(), c.ignore.is_some()))
+        .chain(loaded.broken.iter().map(|b| (b.trial_name(), false)))
+        .map(|(name, ignored)| Trial::test(name, || Ok(())).with_ignored_flag(ignored))
+        .collect();
+    libtest_mimic::run(args, sorted(trials)).exit_code()
+}
+
+/// The first lines: the target, and the cases their own files park.
+fn announce(args: &Arguments, settings: &Settings, target: &Target, loaded: &Loaded) {
+    say(args, &format!("{}\n", header(settings, target)));
     let parked: Vec<String> = loaded
         .cases
         .iter()
@@ -98,34 +127,28 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     if !parked.is_empty() && !json_format(args) {
         println!("{}", parked.join("\n"));
     }
-    runtime
-        .block_on(reachable(&target.base_url, settings.connect_timeout))
-        .map_err(|e| {
-            SetupError::new(
-                format!("the target {} is unreachable: {e}", target.base_url),
-                "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
-            )
-        })?;
+}
 
-    let runner = Arc::new(Runner::new(
-        probe,
-        contract.clone(),
-        target.clone(),
-        settings.clone(),
-    ));
+/// One trial per case file, sorted, and the jobs of exactly the trials libtest will run (those
+/// it neither filters out nor ignores); the results are gathered in the returned collector.
+fn plan(
+    args: &Arguments,
+    loaded: Loaded,
+    target: &Arc<Target>,
+    contract: &Contract,
+) -> (Vec<Trial>, Vec<Job>, Arc<Mutex<Collected>>) {
+    let total = loaded.cases.len() + loaded.broken.len();
     let collected = Arc::new(Mutex::new(Collected {
-        entries: Vec::with_capacity(loaded.cases.len() + loaded.broken.len()),
+        entries: Vec::with_capacity(total),
         matrix: Matrix::new(&contract.table, &contract.endpoints),
         sent: false,
     }));
-    let shared = Arc::new(target.clone());
-    let mut planned: Vec<(Trial, Option<Job>)> =
-        Vec::with_capacity(loaded.cases.len() + loaded.broken.len());
+    let mut planned: Vec<(Trial, Option<Job>)> = Vec::with_capacity(total);
     planned.extend(
         loaded
             .cases
             .into_iter()
-            .map(|c| case_trial(c, &shared, &collected)),
+            .map(|c| case_trial(c, target, &collected)),
     );
     planned.extend(
         loaded
@@ -134,8 +157,6 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
             .map(|b| broken_trial(b, &collected)),
     );
     planned.sort_by(|a, b| a.0.name().cmp(b.0.name()));
-    // The scheduler runs exactly what libtest will report: the trials it neither filters out
-    // nor ignores.
     let mut trials = Vec::with_capacity(planned.len());
     let mut jobs = Vec::new();
     for (trial, job) in planned {
@@ -147,24 +168,34 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         }
         trials.push(trial);
     }
-    run::spawn(runtime.handle(), runner, jobs);
-    let conclusion = libtest_mimic::run(args, trials);
+    (trials, jobs, collected)
+}
 
-    let Collected {
-        mut entries,
-        matrix,
-        sent,
-    } = std::mem::replace(&mut *lock(&collected), Collected::empty(&contract));
+/// After libtest: the coverage matrix, the not-run summary, the report files, the exit code.
+fn finish(
+    args: &Arguments,
+    settings: &Settings,
+    target: &Target,
+    collected: &mut Collected,
+    failed: bool,
+) -> ExitCode {
+    let entries = &mut collected.entries;
     entries.sort_by(|a, b| a.trial.cmp(&b.trial));
-    if sent {
-        say(args, &format!("\n{}", matrix.render()));
+    if collected.sent {
+        say(args, &format!("\n{}", collected.matrix.render()));
     }
-    let not_run = report::not_run_summary(&entries);
+    let not_run = report::not_run_summary(entries);
     if !not_run.is_empty() {
         say(args, &format!("\n{not_run}"));
     }
     if let Some(dir) = &settings.report_dir {
-        match report::write(dir, &target.base_url, &entries, &matrix, &target.secrets) {
+        match report::write(
+            dir,
+            &target.base_url,
+            entries,
+            &collected.matrix,
+            &target.secrets,
+        ) {
             Ok(files) => {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 eprintln!("errcontract: reports written: {}", names.join(", "));
@@ -174,15 +205,11 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
                     "errcontract: error: cannot write reports to {}: {e}",
                     dir.display()
                 );
-                return Ok(exit::code(exit::SETUP));
+                return exit::code(exit::SETUP);
             }
         }
     }
-    Ok(if conclusion.has_failed() {
-        exit::code(exit::FAILED)
-    } else {
-        exit::code(exit::OK)
-    })
+    exit::code(if failed { exit::FAILED } else { exit::OK })
 }
 
 /// The cases to run: every file below the cases directory, or with `--exact case::x` just that
@@ -431,16 +458,6 @@ struct Collected {
     matrix: Matrix,
     /// Whether any request was sent (else there is no matrix to show).
     sent: bool,
-}
-
-impl Collected {
-    fn empty(contract: &Contract) -> Self {
-        Collected {
-            entries: Vec::new(),
-            matrix: Matrix::new(&contract.table, &contract.endpoints),
-            sent: false,
-        }
-    }
 }
 
 fn lock(collected: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
