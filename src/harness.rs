@@ -109,7 +109,12 @@ fn list(args: &Arguments, loaded: &Loaded) -> ExitCode {
         .chain(loaded.broken.iter().map(|b| (b.trial_name(), false)))
         .map(|(name, ignored)| Trial::test(name, || Ok(())).with_ignored_flag(ignored))
         .collect();
-    libtest_mimic::run(args, sorted(trials)).exit_code()
+    let conclusion = libtest_mimic::run(args, sorted(trials));
+    exit::code(if conclusion.has_failed() {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }
 
 /// The first lines: the target, and the cases their own files park.
@@ -419,16 +424,15 @@ fn case_trial(
             (Outcome::Passed, _) => Verdict::Passed,
         };
         let ran = result.steps.iter().any(|s| s.requests > 0);
-        lock(&collected).matrix.add(&result);
-        let entry = Entry::of(
+        let mut c = lock(&collected);
+        c.matrix.add(&result);
+        c.sent |= ran;
+        c.entries.push(Entry::of(
             case.trial_name(),
             report::display_path(&case.path),
             result,
             message,
-        );
-        let mut c = lock(&collected);
-        c.sent |= ran;
-        c.entries.push(entry);
+        ));
         drop(c);
         guard.0.put(Some(verdict));
     });

@@ -88,8 +88,13 @@ pub fn build(spec: &RequestSpec, vars: &Vars, target: &Target) -> Request {
         Auth::Role(role) => target.keys.get(role).map(|k| format!("Bearer {k}")),
         Auth::Explicit { authorization } => Some(authorization.clone()),
     };
+    // The key of a role is shown as its variable in the reproduction; other tokens are no secret.
+    let mut key_var = None;
     if let Some(a) = authorization {
         headers.push(("Authorization".into(), a));
+        if let Auth::Role(role) = &spec.auth {
+            key_var = role.env_var();
+        }
     }
     let has_content_type = spec
         .headers
@@ -123,7 +128,7 @@ pub fn build(spec: &RequestSpec, vars: &Vars, target: &Target) -> Request {
         method,
         &url,
         &headers,
-        &spec.auth,
+        key_var,
         body.as_ref().map(|(b, s)| (b, s)),
     );
     Request {
@@ -154,39 +159,45 @@ pub fn sized_body(size: usize) -> Bytes {
     Bytes::from(body)
 }
 
+/// The curl command that sends exactly `headers` and `body`: curl's own defaults that would
+/// change the request are turned off (globbing, the form content type, `@file` bodies), and
+/// the first header, when `key_var` names it, shows the key as that variable.
 fn curl(
     method: &str,
     url: &str,
     headers: &[(String, String)],
-    auth: &Auth,
+    key_var: Option<&str>,
     body: Option<(&Bytes, &BodySource)>,
 ) -> String {
-    let mut parts = vec!["curl -i".to_string()];
-    if method != "GET" {
-        parts.push(format!("-X {method}"));
+    let mut parts = vec!["curl -i -g".to_string()];
+    match method {
+        "HEAD" => parts.push("-I".into()),
+        "GET" if body.is_none() => {}
+        _ => parts.push(format!("-X {method}")),
     }
     parts.push(quote(url));
-    for (name, value) in headers {
-        if name.eq_ignore_ascii_case("authorization") {
-            parts.push(match auth {
-                Auth::Role(role) => match role.env_var() {
-                    Some(var) => format!("-H \"Authorization: Bearer ${var}\""),
-                    None => format!("-H {}", quote(&format!("{name}: {value}"))),
-                },
-                // Written in the case file, so no secret.
-                Auth::Explicit { .. } => format!("-H {}", quote(&format!("{name}: {value}"))),
-            });
-        } else {
-            parts.push(format!("-H {}", quote(&format!("{name}: {value}"))));
-        }
+    for (index, (name, value)) in headers.iter().enumerate() {
+        parts.push(match key_var {
+            Some(var) if index == 0 => format!("-H \"{name}: Bearer ${var}\""),
+            // curl drops a header given with an empty value; `name;` sends it empty.
+            _ if value.is_empty() => format!("-H {}", quote(&format!("{name};"))),
+            _ => format!("-H {}", quote(&format!("{name}: {value}"))),
+        });
     }
     let Some((bytes, source)) = body else {
         return parts.join(" ");
     };
-    let printable = std::str::from_utf8(bytes)
-        .ok()
-        .filter(|t| !t.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
-    match (source, printable) {
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        // With a body, curl would add a form content type the suite never sent.
+        parts.push("-H 'Content-Type:'".into());
+    }
+    let literal = std::str::from_utf8(bytes).ok().filter(|t| {
+        !t.starts_with('@') && !t.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+    });
+    match (source, literal) {
         (BodySource::Literal, Some(text)) => {
             parts.push(format!("--data-binary {}", quote(text)));
             parts.join(" ")

@@ -157,6 +157,9 @@ impl Window {
             self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
             self.remaining = None;
             self.reset_at = None;
+            self.fewest_said = None;
+            // After the wait, one request learns the window again before a burst.
+            self.learned = false;
         }
     }
 }
@@ -170,11 +173,27 @@ struct Said {
     retry_after: Option<Duration>,
 }
 
-/// A request admitted by the budget: it holds a slot until it is answered.
+/// A request admitted by the budget: it holds a slot until it is answered. One dropped
+/// unanswered (its case's deadline passed mid-request) gives its place in the window back.
 #[derive(Debug)]
 pub struct Admitted<'a> {
+    budget: &'a Budget,
     _slot: Option<SemaphorePermit<'a>>,
     key: String,
+    answered: bool,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        if let Some(window) = self.budget.windows().get_mut(&self.key) {
+            // Sent or not, nothing was learned: only the request in flight is gone.
+            window.inflight = window.inflight.saturating_sub(1);
+        }
+        self.budget.answered.notify_waiters();
+    }
 }
 
 impl Budget {
@@ -200,9 +219,6 @@ impl Budget {
     pub async fn admit(&self, request: &Request, template: &str, exempt: bool) -> Admitted<'_> {
         let key = window_key(request, template);
         loop {
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
-            }
             // The semaphore is never closed; were it, the request would go unbounded.
             let slot = self.slots.acquire().await.ok();
             // Listening before the window is read, so an answer in between is not missed.
@@ -215,7 +231,20 @@ impl Budget {
                 window.reserve(Instant::now(), exempt)
             };
             match wait {
-                Ok(()) => return Admitted { _slot: slot, key },
+                Ok(()) => {
+                    let admitted = Admitted {
+                        budget: self,
+                        _slot: slot,
+                        key,
+                        answered: false,
+                    };
+                    // The client-side rate comes last, so a request held back by the window
+                    // spends no token, and requests let through together still keep the rate.
+                    if let Some(limiter) = &self.limiter {
+                        limiter.until_ready().await;
+                    }
+                    return admitted;
+                }
                 Err(wait) => {
                     drop(slot);
                     tokio::select! {
@@ -229,7 +258,13 @@ impl Budget {
 
     /// Learn from the answer to an admitted request; `throttled`: the response is the target's
     /// throttling status, so its `Retry-After` holds every request of the window back.
-    pub fn observe(&self, admitted: Admitted<'_>, response: Option<&Incoming>, throttled: bool) {
+    pub fn observe(
+        &self,
+        mut admitted: Admitted<'_>,
+        response: Option<&Incoming>,
+        throttled: bool,
+    ) {
+        admitted.answered = true;
         let said = response.map(|r| said(r, throttled)).unwrap_or_default();
         let mut windows = self.windows();
         if let Some(window) = windows.get_mut(&admitted.key) {
@@ -409,8 +444,34 @@ mod tests {
                 retry_after: Some(Duration::from_secs(5)),
             },
         );
-        w.reserve(now + Duration::from_secs(6), false)
-            .expect("after Retry-After");
+        let later = now + Duration::from_secs(6);
+        w.reserve(later, false).expect("after Retry-After");
+        assert_eq!(
+            w.reserve(later, false),
+            Err(FIRST_ANSWER_POLL),
+            "one request learns the window again before a burst"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_unanswered_gives_its_place_back() {
+        let budget = Budget::new(0.0, 4);
+        let request = Request {
+            method: "GET",
+            url: "http://h/v2/models".into(),
+            headers: Vec::new(),
+            body: None,
+            curl: String::new(),
+        };
+        let first = budget.admit(&request, "/v2/models", false).await;
+        // The case's deadline passes mid-request: the admission is dropped, never observed.
+        drop(first);
+        let second = tokio::time::timeout(
+            Duration::from_secs(1),
+            budget.admit(&request, "/v2/models", false),
+        )
+        .await;
+        assert!(second.is_ok(), "the next request is not held back forever");
     }
 
     #[test]

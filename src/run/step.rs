@@ -69,7 +69,9 @@ impl Runner {
             }
         };
         let captured = if verdict.passed() {
-            capture(step, base, &mut verdict)
+            let (vars, missing) = capture(step, base, verdict.body.as_ref());
+            verdict.findings.extend(missing);
+            vars
         } else {
             Vars::new()
         };
@@ -282,11 +284,12 @@ fn transport_finding(e: &TransportError, expect: Option<(&Expect, &str)>) -> Fin
     }
 }
 
-/// The values a step captures, from its checked body; a missing one is a `capture` finding.
-fn capture(step: &Step, base: &str, verdict: &mut Verdict) -> Vars {
+/// The values a step captures from its checked body, and a `capture` finding for each missing.
+fn capture(step: &Step, base: &str, body: Option<&Value>) -> (Vars, Vec<Finding>) {
     let mut vars = Vars::new();
+    let mut missing = Vec::new();
     for (name, pointer) in &step.capture {
-        let found = verdict.body.as_ref().and_then(|b| b.pointer(pointer));
+        let found = body.and_then(|b| b.pointer(pointer));
         match found {
             Some(Value::String(s)) if !s.is_empty() => {
                 vars.insert(name.clone(), s.clone());
@@ -296,7 +299,7 @@ fn capture(step: &Step, base: &str, verdict: &mut Verdict) -> Vars {
             }
             other => {
                 let actual = other.map_or_else(|| "(missing)".to_string(), Value::to_string);
-                verdict.findings.push(
+                missing.push(
                     Finding::new(
                         CheckName::Capture,
                         format!(
@@ -309,5 +312,5 @@ fn capture(step: &Step, base: &str, verdict: &mut Verdict) -> Vars {
             }
         }
     }
-    vars
+    (vars, missing)
 }

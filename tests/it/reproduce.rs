@@ -12,12 +12,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support;
 
-/// One request as it arrived: method, path, Authorization, body.
+/// One request as it arrived: method, path, the headers a case can set, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Arrived {
     method: String,
     path: String,
-    authorization: Option<String>,
+    /// Lower-case names and values, sorted; the client's own (`user-agent`, `accept`, `host`,
+    /// `content-length`) left out.
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
@@ -63,10 +65,26 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Arrived> {
             let length: usize = header("content-length")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            let (method, path, authorization) = (
+            let mut headers: Vec<(String, String)> = req
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .filter(|(n, _)| {
+                    !matches!(
+                        n.as_str(),
+                        "user-agent" | "accept" | "host" | "content-length"
+                    )
+                })
+                .collect();
+            headers.sort();
+            let (method, path) = (
                 req.method.unwrap_or("").to_string(),
                 req.path.unwrap_or("").to_string(),
-                header("authorization"),
             );
             while buf.len() < head + length {
                 read_more(sock, &mut chunk, &mut buf).await?;
@@ -74,7 +92,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Arrived> {
             return Some(Arrived {
                 method,
                 path,
-                authorization,
+                headers,
                 body: buf[head..head + length].to_vec(),
             });
         }
@@ -152,7 +170,7 @@ async fn reproduction_sends_the_same(name: &str, case_text: &str) {
     let (suite, again) = (&seen[0], &seen[1]);
     assert_eq!(again.method, suite.method);
     assert_eq!(again.path, suite.path);
-    assert_eq!(again.authorization, suite.authorization);
+    assert_eq!(again.headers, suite.headers, "{curl:.300}");
     assert_eq!(
         again.body.len(),
         suite.body.len(),
@@ -193,6 +211,22 @@ async fn the_curl_of_a_raw_body_with_unquotable_bytes_sends_the_same_bytes() {
   "expect": { "status": 400, "code": "invalid_parameter", "param": "prompt" }
 }"#;
     reproduction_sends_the_same("self/raw-body", text).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curl_of_a_raw_body_without_content_type_or_starting_with_at_sends_the_same() {
+    let text = r#"{
+  "description": "a raw body curl would read as a file name, with no content type",
+  "tags": ["images"],
+  "request": {
+    "method": "POST",
+    "path": "/v2/images/generations",
+    "headers": { "X-Empty": "" },
+    "body": "@/etc/hostname"
+  },
+  "expect": { "status": 400, "code": "invalid_parameter", "param": "prompt" }
+}"#;
+    reproduction_sends_the_same("self/at-body", text).await;
 }
 
 #[test]
