@@ -173,7 +173,6 @@ impl Runner {
                 format!("the case done within {deadline:?} (ERRCONTRACT_CASE_DEADLINE_S)"),
                 "the case deadline passed",
             )],
-            notes: Vec::new(),
             exchange: None,
         }
     }

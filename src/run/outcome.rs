@@ -111,8 +111,6 @@ pub struct StepRecord {
     pub requests: usize,
     /// What the checks found on the last exchange (empty: every check held).
     pub findings: Vec<Finding>,
-    /// Observations that are not failures.
-    pub notes: Vec<String>,
     /// The last exchange of the step, kept only when the step failed (the evidence); boxed, so
     /// a passing step's record stays small.
     pub exchange: Option<Box<Exchange>>,

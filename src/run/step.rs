@@ -47,7 +47,6 @@ impl Runner {
             code: None,
             requests: 0,
             findings: Vec::new(),
-            notes: Vec::new(),
             exchange: None,
         };
         let checked = match &step.poll {
@@ -76,7 +75,7 @@ impl Runner {
             Vars::new()
         };
         let mut notes = sent.notes;
-        notes.extend(verdict.notes.iter().cloned());
+        notes.extend(verdict.notes);
         record.requests = sent.requests;
         record.code = verdict.code.clone().or_else(|| {
             verdict
@@ -86,7 +85,6 @@ impl Runner {
                 .and_then(Value::as_str)
                 .map(String::from)
         });
-        record.notes = verdict.notes;
         record.findings = verdict.findings;
         // The exchange is evidence for a failure; a passing one is dropped here.
         if !record.findings.is_empty() {
@@ -113,7 +111,7 @@ impl Runner {
         let mut notes = Vec::new();
         let mut request = request;
         loop {
-            let sent = match self.send_patiently(request, step).await {
+            let mut sent = match self.send_patiently(request, step).await {
                 Ok(s) => s,
                 Err((why, n, more)) => {
                     notes.extend(more);
@@ -121,12 +119,7 @@ impl Runner {
                 }
             };
             requests += sent.requests;
-            notes.extend(sent.notes);
-            let sent = Sent {
-                exchange: sent.exchange,
-                requests,
-                notes: std::mem::take(&mut notes),
-            };
+            notes.append(&mut sent.notes);
             let intermediate = self.check(&sent.exchange, None);
             let state = intermediate
                 .body
@@ -144,7 +137,14 @@ impl Runner {
                 .is_ok_and(|r| (200..300).contains(&r.status));
             if terminal || !ok_response || !intermediate.passed() {
                 let verdict = self.check(&sent.exchange, Some((&step.expect, expect_at)));
-                return Ok((sent, verdict));
+                return Ok((
+                    Sent {
+                        requests,
+                        notes,
+                        ..sent
+                    },
+                    verdict,
+                ));
             }
             if started.elapsed() + Duration::from_millis(poll.interval_ms) > timeout {
                 let last_state = state.unwrap_or_else(|| format!("(no {})", poll.field));
@@ -163,9 +163,15 @@ impl Runner {
                     )
                     .at(format!("{base}/poll/terminal")),
                 );
-                return Ok((sent, verdict));
+                return Ok((
+                    Sent {
+                        requests,
+                        notes,
+                        ..sent
+                    },
+                    verdict,
+                ));
             }
-            notes = sent.notes;
             // The next poll is the same request: take it back from this exchange.
             request = sent.exchange.request;
             tokio::time::sleep(Duration::from_millis(poll.interval_ms)).await;
