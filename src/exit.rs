@@ -1,16 +1,56 @@
-//! Every exit code errcontract chooses, in one place (README.md, "Exit codes", lists them).
+//! Every exit code errcontract chooses, in one place (README.md, "Exit codes", lists them; a
+//! self-test provokes each one).
+//!
+//! The guards' codes say why a run proved nothing (or less than it seems to): CI can tell "the
+//! key expired" from "the target regressed" without reading the log.
 
 use std::process::ExitCode;
 
-/// Every case held (or was not run, with its reason); `errcontract lint`: every file is clean.
+/// Every selected case held (expected failures included) or was not run with its reason;
+/// `errcontract lint`: every file is clean.
 pub const OK: u8 = 0;
 /// `errcontract lint`: case files have problems.
 pub const INVALID_CASES: u8 = 1;
-/// Nothing was tested: bad settings, schemas that do not compile, no cases, the target
-/// unreachable, the reference server could not start, or a command line errcontract cannot use.
+/// Nothing was tested: bad settings, schemas that do not compile, no case files, an invalid
+/// known-failures file, the reference server could not start, or a command line errcontract
+/// cannot use.
 pub const SETUP: u8 = 2;
-/// A case failed (libtest's own code for a failed test).
+/// Guard: no case was selected (the filter matched none), or every selected case was not run.
+pub const NO_CASE_RUN: u8 = 3;
+/// Guard: the target does not accept connections; nothing was sent.
+pub const UNREACHABLE: u8 = 4;
+/// Guard: the target stopped answering; the cases left were not run.
+pub const STOPPED_ANSWERING: u8 = 5;
+/// Guard: every case sent with the `valid` key was refused as unauthenticated: the key is
+/// wrong or expired.
+pub const KEY_REJECTED: u8 = 6;
+/// Guard: more cases were inconclusive than `ERRCONTRACT_MAX_INCONCLUSIVE` allows.
+pub const TOO_MANY_INCONCLUSIVE: u8 = 7;
+/// Guard: `ERRCONTRACT_BASE_URL` is set but empty (a CI secret or variable that is missing).
+pub const BLANK_TARGET: u8 = 8;
+/// Guard: the report directory cannot be written; checked before anything is sent.
+pub const REPORT_DIR_UNWRITABLE: u8 = 9;
+/// The known-failures file is out of date: an entry expired or names no case.
+pub const STALE_EXPECTATIONS: u8 = 10;
+/// A case failed, or a listed case passed (an unexpected pass); libtest's own code for a
+/// failed test.
 pub const FAILED: u8 = 101;
+
+/// Every code, with its name as the README's table gives it.
+pub const ALL: [(u8, &str); 12] = [
+    (OK, "OK"),
+    (INVALID_CASES, "INVALID_CASES"),
+    (SETUP, "SETUP"),
+    (NO_CASE_RUN, "NO_CASE_RUN"),
+    (UNREACHABLE, "UNREACHABLE"),
+    (STOPPED_ANSWERING, "STOPPED_ANSWERING"),
+    (KEY_REJECTED, "KEY_REJECTED"),
+    (TOO_MANY_INCONCLUSIVE, "TOO_MANY_INCONCLUSIVE"),
+    (BLANK_TARGET, "BLANK_TARGET"),
+    (REPORT_DIR_UNWRITABLE, "REPORT_DIR_UNWRITABLE"),
+    (STALE_EXPECTATIONS, "STALE_EXPECTATIONS"),
+    (FAILED, "FAILED"),
+];
 
 /// The `ExitCode` of one of the codes above.
 pub fn code(code: u8) -> ExitCode {

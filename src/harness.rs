@@ -2,8 +2,8 @@
 //! the contract are loaded, the cases discovered (one file for `--exact`), the target chosen
 //! (the built-in reference server when none is named), the selected cases handed to the
 //! scheduler, and each libtest trial reports its case's result as it arrives. Then the
-//! coverage matrix, the not-run summary and the report files. `tests/contract.rs` only calls
-//! [`main`]; this and `main.rs` are the only places that print.
+//! coverage matrix, the not-run summary, the gate's word, the guards and the report files.
+//! `tests/contract.rs` only calls [`main`]; this and `main.rs` are the only places that print.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -16,16 +16,19 @@ use libtest_mimic::{Arguments, Completion, Failed, FormatSetting, Trial};
 use crate::case::{self, Case, Feature, Loaded, Role, TRIAL_PREFIX};
 use crate::contract::Contract;
 use crate::exit;
+use crate::gate::{self, GATE_TRIAL, Judgement, KnownFailures, Tally};
 use crate::probe::{Probe, ProbeConfig};
-use crate::report::{self, Entry, Matrix};
+use crate::report::{self, Entry, Kind, Matrix};
 use crate::run::{self, Job, Outcome, Runner};
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsErrorKind};
 use crate::target::Target;
 
-/// A run that could not start: nothing was tested.
+/// A run that could not start, or was refused by a guard before anything was sent: nothing
+/// was tested.
 struct SetupError {
     what: String,
     help: String,
+    code: u8,
 }
 
 impl SetupError {
@@ -33,7 +36,13 @@ impl SetupError {
         SetupError {
             what: what.to_string(),
             help: help.to_string(),
+            code: exit::SETUP,
         }
+    }
+
+    fn with_code(mut self, code: u8) -> Self {
+        self.code = code;
+        self
     }
 }
 
@@ -46,13 +55,19 @@ pub fn main(args: Arguments) -> ExitCode {
             if !e.help.is_empty() {
                 eprintln!("  help: {}", e.help);
             }
-            exit::code(exit::SETUP)
+            exit::code(e.code)
         }
     }
 }
 
 fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
-    let settings = Settings::from_env().map_err(|e| SetupError::new(e, ""))?;
+    let settings = Settings::from_env().map_err(|e| {
+        let code = match e.kind {
+            SettingsErrorKind::BlankTarget => exit::BLANK_TARGET,
+            SettingsErrorKind::Invalid => exit::SETUP,
+        };
+        SetupError::new(e, "").with_code(code)
+    })?;
     let contract = Contract::load(&settings.schemas_dir).map_err(|e| {
         SetupError::new(
             e,
@@ -60,9 +75,39 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         )
     })?;
     let contract = Arc::new(contract);
+    let gate = match &settings.expectations {
+        Some(path) => Some(Arc::new(KnownFailures::load(path).map_err(|e| {
+            SetupError::new(
+                e,
+                "fix the file, or unset ERRCONTRACT_EXPECTATIONS to run without the gate",
+            )
+        })?)),
+        None => None,
+    };
+    if let Some(gate) = &gate
+        && args.exact
+        && args.filter.as_deref() == Some(GATE_TRIAL)
+    {
+        return Ok(gate_only(args, &settings, gate));
+    }
     let loaded = discover(args, &settings, &contract)?;
     if args.list {
-        return Ok(list(args, &loaded));
+        return Ok(list(args, &loaded, gate.is_some()));
+    }
+    if selected(args, &loaded, gate.is_some()) == 0 {
+        return Err(nothing_selected(args, &loaded));
+    }
+    if let Some(dir) = &settings.report_dir {
+        report::check_writable(dir).map_err(|e| {
+            SetupError::new(
+                format!(
+                    "cannot write reports to {} (ERRCONTRACT_REPORT_DIR): {e}",
+                    dir.display()
+                ),
+                "point ERRCONTRACT_REPORT_DIR at a directory you can write; nothing was sent",
+            )
+            .with_code(exit::REPORT_DIR_UNWRITABLE)
+        })?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,7 +121,7 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     })
     .map_err(|e| SetupError::new(e, ""))?;
     let (target, _server) = choose_target(&settings, &runtime)?;
-    announce(args, &settings, &target, &loaded);
+    announce(args, &settings, &target, &loaded, gate.as_deref());
     runtime
         .block_on(reachable(&target.base_url, settings.connect_timeout))
         .map_err(|e| {
@@ -84,9 +129,11 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
                 format!("the target {} is unreachable: {e}", target.base_url),
                 "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
             )
+            .with_code(exit::UNREACHABLE)
         })?;
     let target = Arc::new(target);
-    let (trials, jobs, collected) = plan(args, loaded, &target, &contract);
+    let whole = exact_case(args).is_none();
+    let (trials, jobs, collected) = plan(args, loaded, &target, &contract, &settings, gate);
     let runner = Runner::new(probe, contract, (*target).clone(), settings.clone());
     run::spawn(runtime.handle(), Arc::new(runner), jobs);
     let conclusion = libtest_mimic::run(args, trials);
@@ -96,17 +143,122 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         &settings,
         &target,
         &mut collected,
-        conclusion.has_failed(),
+        conclusion.num_failed,
+        whole,
     ))
 }
 
-/// `--list`: names only, cheap and silent (no server, no network).
-fn list(args: &Arguments, loaded: &Loaded) -> ExitCode {
-    let trials = loaded
+/// The case `--exact case::x` names (without `--skip`): that file alone is loaded.
+fn exact_case(args: &Arguments) -> Option<&str> {
+    args.filter
+        .as_deref()
+        .filter(|f| args.exact && f.starts_with(TRIAL_PREFIX) && args.skip.is_empty())
+}
+
+/// Every trial name of the run, with whether its file parks it.
+fn trial_names(loaded: &Loaded, gated: bool) -> Vec<(String, bool)> {
+    loaded
         .cases
         .iter()
         .map(|c| (c.trial_name(), c.ignore.is_some()))
         .chain(loaded.broken.iter().map(|b| (b.trial_name(), false)))
+        .chain(gated.then(|| (GATE_TRIAL.to_string(), false)))
+        .collect()
+}
+
+/// How many trials libtest will run (neither filtered out nor ignored).
+fn selected(args: &Arguments, loaded: &Loaded, gated: bool) -> usize {
+    trial_names(loaded, gated)
+        .into_iter()
+        .map(|(name, ignored)| Trial::test(name, || Ok(())).with_ignored_flag(ignored))
+        .filter(|t| !args.is_filtered_out(t) && !args.is_ignored(t))
+        .count()
+}
+
+fn nothing_selected(args: &Arguments, loaded: &Loaded) -> SetupError {
+    let total = loaded.cases.len() + loaded.broken.len();
+    let filter = args.filter.as_deref().unwrap_or("");
+    let parked = loaded
+        .cases
+        .iter()
+        .filter(|c| c.ignore.is_some())
+        .filter(|c| !args.is_filtered_out(&Trial::test(c.trial_name(), || Ok(()))))
+        .count();
+    let (what, help) = if args.ignored {
+        (
+            format!(
+                "no case matching {filter:?} is ignored by its file (of {total}), so `--ignored` runs none"
+            ),
+            "drop --ignored to run the cases that are not parked",
+        )
+    } else if parked > 0 {
+        (
+            format!(
+                "the {parked} case(s) matching {filter:?} are all ignored by their files: the run would test nothing"
+            ),
+            "run them anyway with --include-ignored, or choose other cases",
+        )
+    } else {
+        (
+            format!(
+                "no case matches the filter {filter:?} (of {total} cases): the run would test nothing"
+            ),
+            "list the cases with: cargo test --test contract -- --list",
+        )
+    };
+    SetupError::new(what, help).with_code(exit::NO_CASE_RUN)
+}
+
+/// `--exact gate::known-failures` (nextest's process for it): only the file's own check.
+fn gate_only(args: &Arguments, settings: &Settings, gate: &Arc<KnownFailures>) -> ExitCode {
+    let failed = Arc::new(Mutex::new(false));
+    let trial = gate_trial(gate.clone(), all_case_names(settings), failed.clone());
+    let conclusion = libtest_mimic::run(args, vec![trial]);
+    let failed = *failed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    exit::code(match (failed, conclusion.has_failed()) {
+        (true, _) => exit::STALE_EXPECTATIONS,
+        (false, true) => exit::FAILED,
+        (false, false) => exit::OK,
+    })
+}
+
+/// The names (`area/name`) of every case file below the cases directory, loaded or not.
+fn all_case_names(settings: &Settings) -> Vec<String> {
+    let root = &settings.cases_dir;
+    case::discover(root)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| case::case_name(root, f))
+        .collect()
+}
+
+/// The trial that fails when the known-failures file is out of date (expired or stale
+/// entries); `failed` says so afterwards, for the exit code.
+fn gate_trial(gate: Arc<KnownFailures>, cases: Vec<String>, failed: Arc<Mutex<bool>>) -> Trial {
+    Trial::test(GATE_TRIAL, move || {
+        let problems = gate.out_of_date(&cases, gate::today());
+        if problems.is_empty() {
+            return Ok(());
+        }
+        *failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        Err(Failed::from(format!(
+            "{} is out of date ({} problem{}):\n{}",
+            gate.file,
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n")
+        )))
+    })
+}
+
+/// `--list`: names only, cheap and silent (no server, no network).
+fn list(args: &Arguments, loaded: &Loaded, gated: bool) -> ExitCode {
+    let trials = trial_names(loaded, gated)
+        .into_iter()
         .map(|(name, ignored)| Trial::test(name, || Ok(())).with_ignored_flag(ignored))
         .collect();
     let conclusion = libtest_mimic::run(args, sorted(trials));
@@ -118,8 +270,25 @@ fn list(args: &Arguments, loaded: &Loaded) -> ExitCode {
 }
 
 /// The first lines: the target, and the cases their own files park.
-fn announce(args: &Arguments, settings: &Settings, target: &Target, loaded: &Loaded) {
+fn announce(
+    args: &Arguments,
+    settings: &Settings,
+    target: &Target,
+    loaded: &Loaded,
+    gate: Option<&KnownFailures>,
+) {
     say(args, &format!("{}\n", header(settings, target)));
+    if let Some(gate) = gate {
+        let n = gate.entries.len();
+        say(
+            args,
+            &format!(
+                "errcontract: gated by {} (ERRCONTRACT_EXPECTATIONS): {n} known failure{}\n",
+                gate.file,
+                if n == 1 { "" } else { "s" }
+            ),
+        );
+    }
     let parked: Vec<String> = loaded
         .cases
         .iter()
@@ -134,33 +303,59 @@ fn announce(args: &Arguments, settings: &Settings, target: &Target, loaded: &Loa
     }
 }
 
-/// One trial per case file, sorted, and the jobs of exactly the trials libtest will run (those
-/// it neither filters out nor ignores); the results are gathered in the returned collector.
+/// One trial per case file (and the gate's own, when gated), sorted, and the jobs of exactly
+/// the trials libtest will run (those it neither filters out nor ignores); the results are
+/// gathered in the returned collector.
 fn plan(
     args: &Arguments,
     loaded: Loaded,
     target: &Arc<Target>,
-    contract: &Contract,
+    contract: &Arc<Contract>,
+    settings: &Settings,
+    gate: Option<Arc<KnownFailures>>,
 ) -> (Vec<Trial>, Vec<Job>, Arc<Mutex<Collected>>) {
     let total = loaded.cases.len() + loaded.broken.len();
     let collected = Arc::new(Mutex::new(Collected {
         entries: Vec::with_capacity(total),
         matrix: Matrix::new(&contract.table, &contract.endpoints),
         sent: false,
+        tally: Tally::default(),
+        gate_file: gate.as_ref().map(|g| g.file.clone()),
+        gate_out_of_date: Arc::new(Mutex::new(false)),
     }));
-    let mut planned: Vec<(Trial, Option<Job>)> = Vec::with_capacity(total);
-    planned.extend(
-        loaded
-            .cases
-            .into_iter()
-            .map(|c| case_trial(c, target, &collected)),
-    );
+    let ctx = Arc::new(TrialContext {
+        target: target.clone(),
+        contract: contract.clone(),
+        gate: gate.clone(),
+        today: gate::today(),
+        collected: collected.clone(),
+    });
+    let mut planned: Vec<(Trial, Option<Job>)> = Vec::with_capacity(total + 1);
+    for case in loaded.cases {
+        let (trial, job) = case_trial(case.clone(), &ctx);
+        // A parked case libtest will not run is still in the reports, with its reason.
+        if let Some(why) = &case.ignore
+            && !args.is_filtered_out(&trial)
+            && args.is_ignored(&trial)
+        {
+            lock(&collected).entries.push(Entry::parked(
+                case.trial_name(),
+                report::display_path(&case.path),
+                why,
+            ));
+        }
+        planned.push((trial, job));
+    }
     planned.extend(
         loaded
             .broken
             .into_iter()
             .map(|b| broken_trial(b, &collected)),
     );
+    if let Some(gate) = gate {
+        let failed = lock(&collected).gate_out_of_date.clone();
+        planned.push((gate_trial(gate, all_case_names(settings), failed), None));
+    }
     planned.sort_by(|a, b| a.0.name().cmp(b.0.name()));
     let mut trials = Vec::with_capacity(planned.len());
     let mut jobs = Vec::new();
@@ -176,13 +371,15 @@ fn plan(
     (trials, jobs, collected)
 }
 
-/// After libtest: the coverage matrix, the not-run summary, the report files, the exit code.
+/// After libtest: the coverage matrix, the not-run summary, the expected failures, the guards,
+/// the report files, the exit code. `whole` is false for one case picked with `--exact`.
 fn finish(
     args: &Arguments,
     settings: &Settings,
     target: &Target,
     collected: &mut Collected,
-    failed: bool,
+    failed_trials: u64,
+    whole: bool,
 ) -> ExitCode {
     let entries = &mut collected.entries;
     entries.sort_by(|a, b| a.trial.cmp(&b.trial));
@@ -193,10 +390,43 @@ fn finish(
     if !not_run.is_empty() {
         say(args, &format!("\n{not_run}"));
     }
+    let expected: Vec<String> = entries
+        .iter()
+        .filter(|e| e.kind == Kind::ExpectedFailure)
+        .map(|e| format!("  {} ({})", e.trial, e.ticket.as_deref().unwrap_or("")))
+        .collect();
+    if let (false, Some(file)) = (expected.is_empty(), &collected.gate_file) {
+        say(
+            args,
+            &format!(
+                "\n{} expected failure{} ({file}; they do not fail the run):\n{}\n",
+                expected.len(),
+                if expected.len() == 1 { "" } else { "s" },
+                expected.join("\n")
+            ),
+        );
+    }
+    let guards = gate::after_run(&collected.tally, settings.max_inconclusive, whole);
+    for guard in &guards {
+        eprintln!("errcontract: error: {guard}");
+    }
+    let out_of_date = *collected
+        .gate_out_of_date
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cases_failed = failed_trials > u64::from(out_of_date);
+    let code = match guards.first() {
+        Some(g) if g.explains_failures() => g.exit_code(),
+        _ if cases_failed => exit::FAILED,
+        Some(g) => g.exit_code(),
+        None if out_of_date => exit::STALE_EXPECTATIONS,
+        None => exit::OK,
+    };
     if let Some(dir) = &settings.report_dir {
         match report::write(
             dir,
             &target.base_url,
+            collected.gate_file.as_deref(),
             entries,
             &collected.matrix,
             &target.secrets,
@@ -210,11 +440,14 @@ fn finish(
                     "errcontract: error: cannot write reports to {}: {e}",
                     dir.display()
                 );
-                return exit::code(exit::SETUP);
+                // The verdict stands; only a run that held anyway is turned by the lost reports.
+                if code == exit::OK {
+                    return exit::code(exit::REPORT_DIR_UNWRITABLE);
+                }
             }
         }
     }
-    exit::code(if failed { exit::FAILED } else { exit::OK })
+    exit::code(code)
 }
 
 /// The cases to run: every file below the cases directory, or with `--exact case::x` just that
@@ -225,10 +458,7 @@ fn discover(
     contract: &Contract,
 ) -> Result<Loaded, SetupError> {
     let root = &settings.cases_dir;
-    let exact = args
-        .filter
-        .as_deref()
-        .filter(|f| args.exact && f.starts_with(TRIAL_PREFIX) && args.skip.is_empty());
+    let exact = exact_case(args);
     let loaded = match exact {
         Some(name) => {
             let file = case::file_of(root, name);
@@ -252,7 +482,8 @@ fn discover(
                 case::file_of(root, name).display()
             ),
             "list the cases with: cargo test --test contract -- --list",
-        ),
+        )
+        .with_code(exit::NO_CASE_RUN),
         None => SetupError::new(
             format!("no case files (*.json) found below {}", root.display()),
             "point ERRCONTRACT_CASES at a directory of case files; a run of zero cases proves nothing",
@@ -388,13 +619,18 @@ enum Verdict {
     NotRun(String),
 }
 
-/// The trial of a loaded case, and the job that runs it; the job hands its result to the
-/// trial and to the reports.
-fn case_trial(
-    case: Arc<Case>,
-    target: &Arc<Target>,
-    collected: &Arc<Mutex<Collected>>,
-) -> (Trial, Option<Job>) {
+/// What every case's trial shares: where results go and what judges them.
+struct TrialContext {
+    target: Arc<Target>,
+    contract: Arc<Contract>,
+    gate: Option<Arc<KnownFailures>>,
+    today: time::Date,
+    collected: Arc<Mutex<Collected>>,
+}
+
+/// The trial of a loaded case, and the job that runs it; the job hands its result, as the
+/// gate judges it, to the trial and to the reports.
+fn case_trial(case: Arc<Case>, ctx: &Arc<TrialContext>) -> (Trial, Option<Job>) {
     let slot = Arc::new(Slot::default());
     let name = case.trial_name();
     let ignored = case.ignore.is_some();
@@ -408,36 +644,64 @@ fn case_trial(
         )),
     })
     .with_ignored_flag(ignored);
-    let target = target.clone();
-    let collected = collected.clone();
+    let ctx = ctx.clone();
     let guard = Unfilled(slot);
     let done = Box::new(move |case: &Case, result: run::CaseResult| {
-        let message = report::failure(case, &result, &target);
-        let message: Option<Arc<str>> = (!message.is_empty()).then(|| Arc::from(message));
-        let verdict = match (&result.outcome, &message) {
-            (Outcome::Failed { .. }, Some(m)) => Verdict::Failed(m.clone()),
-            (Outcome::Failed { .. }, None) => Verdict::Failed(Arc::from(case.trial_name())),
-            (Outcome::Ignored(why), _) => Verdict::NotRun(target.secrets.redact(&why.to_string())),
-            (Outcome::Inconclusive(why), _) => {
-                Verdict::NotRun(target.secrets.redact(&why.to_string()))
-            }
-            (Outcome::Passed, _) => Verdict::Passed,
-        };
-        let ran = result.steps.iter().any(|s| s.requests > 0);
-        let mut c = lock(&collected);
-        c.matrix.add(&result);
-        c.sent |= ran;
-        c.entries.push(Entry::of(
-            case.trial_name(),
-            report::display_path(&case.path),
-            result,
-            message,
-        ));
+        let (verdict, entry) = judged(&ctx, case, result);
+        let mut c = lock(&ctx.collected);
+        c.entries.push(entry);
         drop(c);
         guard.0.put(Some(verdict));
     });
     let job = Job { case, done };
     (trial, Some(job))
+}
+
+/// A case's result, counted, and as the gate judges it: what its trial says and what reports
+/// keep.
+fn judged(ctx: &TrialContext, case: &Case, result: run::CaseResult) -> (Verdict, Entry) {
+    let secrets = &ctx.target.secrets;
+    let trial = case.trial_name();
+    {
+        let mut c = lock(&ctx.collected);
+        c.matrix.add(&result);
+        c.sent |= result.steps.iter().any(|s| s.requests > 0);
+        c.tally.add(case, &result, &ctx.contract.table);
+    }
+    let failed_checks = result.findings().iter().map(|f| f.check).collect();
+    let judgement = match &ctx.gate {
+        Some(gate) => gate.judge(&case.name, &result.outcome, &failed_checks, ctx.today),
+        None => Judgement::Unlisted,
+    };
+    let text = report::failure(case, &result, &ctx.target);
+    let file = ctx.gate.as_ref().map_or("", |g| g.file.as_str());
+    let text = match judgement.failure_note(file) {
+        Some(note) if text.is_empty() => format!("{trial}: {note}"),
+        Some(note) => format!("{text}\n  {note}"),
+        None => text,
+    };
+    let message: Option<Arc<str>> = (!text.is_empty()).then(|| Arc::from(secrets.redact(&text)));
+    let failure = || Verdict::Failed(message.clone().unwrap_or_else(|| Arc::from(trial.as_str())));
+    let verdict = match (&judgement, &result.outcome) {
+        (Judgement::Expected(entry), _) => Verdict::NotRun(secrets.redact(&format!(
+            "expected failure ({}): {}",
+            entry.ticket, entry.reason
+        ))),
+        (Judgement::UnexpectedPass(_), _) | (_, Outcome::Failed { .. }) => failure(),
+        (_, Outcome::Ignored(why)) => Verdict::NotRun(secrets.redact(&why.to_string())),
+        (_, Outcome::Inconclusive(why)) => Verdict::NotRun(secrets.redact(&why.to_string())),
+        (_, Outcome::Passed) => Verdict::Passed,
+    };
+    let entry = Entry::of(trial, report::display_path(&case.path), result, message);
+    let entry = match &judgement {
+        Judgement::Expected(e) => entry.judged(Kind::ExpectedFailure, &e.ticket),
+        Judgement::UnexpectedPass(e) => entry.judged(Kind::UnexpectedPass, &e.ticket),
+        Judgement::NewFailure { entry: e, .. } | Judgement::Expired(e) => {
+            entry.judged(Kind::Failed, &e.ticket)
+        }
+        Judgement::Unlisted => entry,
+    };
+    (verdict, entry)
 }
 
 /// The trial of a case file that did not load: it fails with the file's problems.
@@ -446,11 +710,14 @@ fn broken_trial(broken: case::Broken, collected: &Arc<Mutex<Collected>>) -> (Tri
     let trial = broken.trial_name();
     let t = Trial::test(trial.clone(), move || {
         let message: Arc<str> = Arc::from(format!("{trial}: {}", broken.errors));
-        lock(&collected).entries.push(Entry::invalid(
+        let mut c = lock(&collected);
+        c.tally.add_invalid();
+        c.entries.push(Entry::invalid(
             trial,
             report::display_path(&broken.path),
             message.clone(),
         ));
+        drop(c);
         Err(Failed::from(message))
     });
     (t, None)
@@ -462,6 +729,12 @@ struct Collected {
     matrix: Matrix,
     /// Whether any request was sent (else there is no matrix to show).
     sent: bool,
+    /// What the cases came to, for the guards.
+    tally: Tally,
+    /// The known-failures file, as displayed, when the run is gated.
+    gate_file: Option<String>,
+    /// Whether the gate's trial found the file out of date.
+    gate_out_of_date: Arc<Mutex<bool>>,
 }
 
 fn lock(collected: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {

@@ -9,6 +9,7 @@ pub mod case;
 pub mod check;
 pub mod contract;
 pub mod exit;
+pub mod gate;
 pub mod harness;
 pub mod locate;
 pub mod pattern;

@@ -1,5 +1,5 @@
-//! The `errcontract` command: `serve` (the reference server), `lint` (case files) and `run`
-//! (the suite). The only place besides the test harness that prints or chooses an exit code.
+//! The `errcontract` command: `serve` (the reference server), `lint` (case files), `run` (the
+//! suite), `expectations` (a known-failures file from a run) and `diff` (two runs compared). The only place besides the test harness that prints or chooses an exit code.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +37,25 @@ enum Command {
         #[arg(long, env = "ERRCONTRACT_SCHEMAS")]
         schemas: Option<PathBuf>,
     },
+    /// Write the known-failures file a run implies (for ERRCONTRACT_EXPECTATIONS): one entry per
+    /// failing case, sorted; an existing file's reasons, tickets and expiries are kept, entries
+    /// of cases that pass now are dropped, new ones are marked FILL IN.
+    Expectations {
+        /// The run's report.json (ERRCONTRACT_REPORT_DIR).
+        #[arg(long)]
+        from: PathBuf,
+        /// The known-failures file to write (updated in place when it exists); stdout if left out.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Compare two runs' report.json: new failures, fixed cases, newly inconclusive or ignored
+    /// cases, cases added or removed, in Markdown.
+    Diff {
+        /// The earlier run's report.json.
+        old: PathBuf,
+        /// The later run's report.json.
+        new: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +63,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Lint { dir, schemas } => lint(&dir, schemas),
         Command::Serve(args) => serve(&args),
+        Command::Expectations { from, output } => expectations(&from, output.as_deref()),
+        Command::Diff { old, new } => diff(&old, &new),
         Command::Run { args } => {
             let argv = std::iter::once("errcontract-run".to_string()).chain(args);
             errcontract::harness::main(libtest_mimic::Arguments::from_iter(argv))
@@ -100,5 +121,84 @@ fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
         exit::code(exit::OK)
     } else {
         exit::code(exit::INVALID_CASES)
+    }
+}
+
+fn expectations(from: &std::path::Path, output: Option<&std::path::Path>) -> ExitCode {
+    let report = match errcontract::report::json::Document::read(from) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("  help: pass the report.json a run wrote into ERRCONTRACT_REPORT_DIR");
+            return exit::code(exit::SETUP);
+        }
+    };
+    let existing = match output.filter(|p| p.exists()).map(std::fs::read_to_string) {
+        None => None,
+        Some(Ok(text)) => Some(text),
+        Some(Err(e)) => {
+            eprintln!(
+                "error: cannot read {}: {e}",
+                output.unwrap_or(from).display()
+            );
+            return exit::code(exit::SETUP);
+        }
+    };
+    let written = match errcontract::gate::write_from_report(&report, existing.as_deref()) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {}: {e}", output.unwrap_or(from).display());
+            eprintln!("  help: write to another file with -o, or fix this one");
+            return exit::code(exit::SETUP);
+        }
+    };
+    match output {
+        None => print!("{}", written.text),
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &written.text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return exit::code(exit::SETUP);
+            }
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    let list = |names: &[String]| names.join(", ");
+    if !written.added.is_empty() {
+        eprintln!(
+            "{} new entr{} to fill in (reason, ticket; the gate refuses FILL IN): {}",
+            written.added.len(),
+            if written.added.len() == 1 { "y" } else { "ies" },
+            list(&written.added)
+        );
+    }
+    if !written.removed.is_empty() {
+        eprintln!("removed (these pass now): {}", list(&written.removed));
+    }
+    if !written.widened.is_empty() {
+        eprintln!(
+            "widened (fail in more checks than listed; a new break is now accepted, check it is meant): {}",
+            list(&written.widened)
+        );
+    }
+    eprintln!("kept as written: {}", written.kept);
+    exit::code(exit::OK)
+}
+
+fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
+    let read = |p: &std::path::Path| errcontract::report::json::Document::read(p);
+    match (read(old), read(new)) {
+        (Ok(o), Ok(n)) => {
+            let shown = |p: &std::path::Path| p.display().to_string();
+            print!(
+                "{}",
+                errcontract::report::diff(&o, &n, &shown(old), &shown(new))
+            );
+            exit::code(exit::OK)
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            eprintln!("  help: pass two report.json files runs wrote into ERRCONTRACT_REPORT_DIR");
+            exit::code(exit::SETUP)
+        }
     }
 }

@@ -42,6 +42,13 @@ pub struct Settings {
     pub allow_billable: bool,
     /// `ERRCONTRACT_ALLOW_INSECURE=1`: allow `http://` to a non-loopback host.
     pub allow_insecure: bool,
+    /// `ERRCONTRACT_EXPECTATIONS`: the known-failures file of a vendor gate.
+    pub expectations: Option<PathBuf>,
+    /// `ERRCONTRACT_MAX_INCONCLUSIVE`: the share of run cases that may end inconclusive.
+    pub max_inconclusive: f64,
+    /// `ERRCONTRACT_MAX_TIMEOUTS`: requests in a row without an answer after which the target
+    /// is taken to have stopped answering.
+    pub max_timeouts: usize,
 }
 
 /// A variable with a value errcontract cannot use.
@@ -56,6 +63,19 @@ pub struct SettingsError {
     pub problem: String,
     /// What to do.
     pub help: String,
+    /// Which kind of problem (the exit code depends on it).
+    pub kind: SettingsErrorKind,
+}
+
+/// What kind of problem a [`SettingsError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SettingsErrorKind {
+    /// A value errcontract cannot use.
+    #[default]
+    Invalid,
+    /// `ERRCONTRACT_BASE_URL` is set but empty: the run would silently test the built-in
+    /// server instead of the target meant.
+    BlankTarget,
 }
 
 impl Settings {
@@ -66,12 +86,22 @@ impl Settings {
 
     /// Read settings through `get` (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        if get("ERRCONTRACT_BASE_URL").is_some_and(|v| v.trim().is_empty()) {
+            return Err(SettingsError {
+                var: "ERRCONTRACT_BASE_URL".into(),
+                shown: String::new(),
+                problem: "set but empty: the run would test the built-in reference server, not the target you meant".into(),
+                help: "give the target's URL (is a CI secret or variable missing?), or unset the variable to test the built-in reference server".into(),
+                kind: SettingsErrorKind::BlankTarget,
+            });
+        }
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let err = |var: &str, value: &str, problem: &str, help: &str| SettingsError {
             var: var.into(),
             shown: value.into(),
             problem: problem.into(),
             help: help.into(),
+            kind: SettingsErrorKind::Invalid,
         };
         let num = |var: &str, default: f64, min: f64, max: f64| -> Result<f64, SettingsError> {
             match get(var) {
@@ -162,8 +192,32 @@ impl Settings {
             throttle_budget: secs("ERRCONTRACT_THROTTLE_BUDGET_S", 60.0, 86_400.0)?,
             allow_billable: flag("ERRCONTRACT_ALLOW_BILLABLE")?,
             allow_insecure: flag("ERRCONTRACT_ALLOW_INSECURE")?,
+            expectations: get("ERRCONTRACT_EXPECTATIONS").map(PathBuf::from),
+            max_inconclusive: share(get("ERRCONTRACT_MAX_INCONCLUSIVE")).map_err(|v| {
+                err(
+                    "ERRCONTRACT_MAX_INCONCLUSIVE",
+                    &v,
+                    "not a share from 0 to 1 (or 0% to 100%)",
+                    "e.g. 0.2 or 20%; unset it for the default (0.2)",
+                )
+            })?,
+            max_timeouts: num("ERRCONTRACT_MAX_TIMEOUTS", 5.0, 1.0, 1_000_000.0)? as usize,
             base_url,
         })
+    }
+}
+
+/// `ERRCONTRACT_MAX_INCONCLUSIVE`: `0.2` or `20%`; unset, 0.2. The value back when unusable.
+fn share(value: Option<String>) -> Result<f64, String> {
+    let Some(v) = value else { return Ok(0.2) };
+    let t = v.trim();
+    let n = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|n| n / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match n {
+        Ok(n) if (0.0..=1.0).contains(&n) => Ok(n),
+        _ => Err(v),
     }
 }
 
@@ -183,6 +237,7 @@ pub fn check_base_url(url: &str, allow_insecure: bool) -> Result<String, Setting
         shown: url.into(),
         problem: problem.into(),
         help: help.into(),
+        kind: SettingsErrorKind::Invalid,
     };
     let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
         err(

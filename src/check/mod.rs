@@ -36,7 +36,10 @@ pub use rate_limit_headers::MAX_RESET_SKEW_S;
 pub use retry::{MAX_RETRY_AFTER_S, parse_retry_after};
 
 /// A check's stable name, as shown in output and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum CheckName {
     /// No complete response arrived.
     Transport,
@@ -77,6 +80,33 @@ pub enum CheckName {
 }
 
 impl CheckName {
+    /// Every check, in check order.
+    pub const ALL: [CheckName; 18] = [
+        CheckName::Transport,
+        CheckName::Status,
+        CheckName::ContentType,
+        CheckName::Json,
+        CheckName::Schema,
+        CheckName::Table,
+        CheckName::Code,
+        CheckName::Param,
+        CheckName::Message,
+        CheckName::Retryable,
+        CheckName::RetryAfter,
+        CheckName::RateLimitHeaders,
+        CheckName::DocUrl,
+        CheckName::NoLeak,
+        CheckName::Poll,
+        CheckName::Headers,
+        CheckName::Body,
+        CheckName::Capture,
+    ];
+
+    /// The check of this name.
+    pub fn parse(name: &str) -> Option<CheckName> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// The name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -35,6 +35,9 @@ pub struct CodeRow {
     /// What a client does about it.
     #[serde(default)]
     pub fix: Option<String>,
+    /// This code says the API key itself was refused.
+    #[serde(default)]
+    pub refuses_key: bool,
 }
 
 /// The status/code table: code → row.
@@ -108,5 +111,10 @@ impl CodeTable {
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// The status of the code that refuses the API key itself, if the table marks one.
+    pub fn key_refusal_status(&self) -> Option<u16> {
+        self.rows.values().find(|r| r.refuses_key).map(|r| r.status)
     }
 }

@@ -1,62 +1,183 @@
-//! `report.json`: per case the verdict, the reason, the findings by check and the timings,
-//! with totals and the coverage matrix.
+//! `report.json`: per case the verdict, the reason, the ticket of an expected failure, the
+//! failed checks with their findings, the failure text and the timings; totals and the coverage
+//! matrix. Versioned ([`VERSION`]; `schemas/report.schema.json`), and read back by
+//! `errcontract expectations` and `errcontract diff`: the one typed model both sides use.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
+use crate::check::CheckName;
 use crate::redact::Secrets;
 
 use super::{Entry, Kind, Matrix};
 
-/// Write `report.json` into `dir`.
-pub fn write(
-    dir: &Path,
-    target: &str,
-    entries: &[Entry],
-    matrix: &Matrix,
-    secrets: &Secrets,
-) -> std::io::Result<PathBuf> {
-    let cases: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let findings: Vec<serde_json::Value> = e
-                .findings
-                .iter()
-                .map(|f| {
-                    json!({
-                        "check": f.check.as_str(),
-                        "expected": f.expected,
-                        "actual": f.actual,
-                        "detail": f.detail,
+/// The version of the format; a reader refuses other versions.
+pub const VERSION: u32 = 1;
+
+/// The whole document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// [`VERSION`].
+    pub version: u32,
+    /// The errcontract that wrote it.
+    pub tool: String,
+    /// The target's base URL.
+    pub target: String,
+    /// The known-failures file the run was gated by, as displayed.
+    #[serde(default)]
+    pub expectations: Option<String>,
+    /// Cases per verdict, every verdict named.
+    pub summary: BTreeMap<String, usize>,
+    /// Every case, sorted by name.
+    pub cases: Vec<CaseRecord>,
+    /// The code × endpoint coverage matrix.
+    pub coverage: serde_json::Value,
+}
+
+/// One case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRecord {
+    /// `case::<area>/<name>`.
+    pub name: String,
+    /// The case file.
+    pub file: String,
+    /// The verdict.
+    pub outcome: Kind,
+    /// Why it was not run or concluded.
+    pub reason: Option<String>,
+    /// The ticket of its known-failures entry, when it is listed.
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// The checks that failed (also of an expected failure).
+    pub failed_checks: Vec<CheckName>,
+    /// What each failed check found.
+    pub findings: Vec<FindingRecord>,
+    /// The failure text.
+    pub message: Option<String>,
+    /// Notes.
+    pub notes: Vec<String>,
+    /// Wall time, for a case that ran.
+    pub elapsed_ms: Option<u64>,
+}
+
+/// One failed check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRecord {
+    /// The check.
+    pub check: CheckName,
+    /// The expectation's JSON Pointer in the case file.
+    pub expected_at: Option<String>,
+    /// What was expected.
+    pub expected: String,
+    /// What came.
+    pub actual: String,
+    /// More lines.
+    pub detail: Vec<String>,
+}
+
+/// Why a `report.json` cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Not readable.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a report of this version.
+    #[error("{path} is not an errcontract report.json (version {VERSION}): {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Document {
+    /// The document of a run.
+    pub fn of(
+        target: &str,
+        expectations: Option<&str>,
+        entries: &[Entry],
+        matrix: &Matrix,
+    ) -> Document {
+        let cases = entries
+            .iter()
+            .map(|e| CaseRecord {
+                name: e.trial.clone(),
+                file: e.file.clone(),
+                outcome: e.kind,
+                reason: e.reason.clone(),
+                ticket: e.ticket.clone(),
+                failed_checks: e.failed_checks(),
+                findings: e
+                    .findings
+                    .iter()
+                    .map(|f| FindingRecord {
+                        check: f.check,
+                        expected_at: f.expected_at.clone(),
+                        expected: f.expected.clone(),
+                        actual: f.actual.clone(),
+                        detail: f.detail.clone(),
                     })
-                })
-                .collect();
-            json!({
-                "name": e.trial,
-                "file": e.file,
-                "outcome": e.kind.as_str(),
-                "reason": e.reason,
-                "findings": findings,
-                "message": e.message.as_deref(),
-                "notes": e.notes,
-                "elapsed_ms": e.elapsed.map(|d| d.as_millis() as u64),
+                    .collect(),
+                message: e.message.as_deref().map(String::from),
+                notes: e.notes.clone(),
+                elapsed_ms: e.elapsed.map(|d| d.as_millis() as u64),
             })
-        })
-        .collect();
-    let mut summary = serde_json::Map::new();
-    for kind in Kind::ALL {
-        let n = entries.iter().filter(|e| e.kind == kind).count();
-        summary.insert(kind.as_str().to_string(), n.into());
+            .collect();
+        let summary = Kind::ALL
+            .into_iter()
+            .map(|k| {
+                let n = entries.iter().filter(|e| e.kind == k).count();
+                (k.as_str().to_string(), n)
+            })
+            .collect();
+        Document {
+            version: VERSION,
+            tool: format!("errcontract {}", env!("CARGO_PKG_VERSION")),
+            target: target.to_string(),
+            expectations: expectations.map(String::from),
+            summary,
+            cases,
+            coverage: serde_json::to_value(matrix).unwrap_or_default(),
+        }
     }
-    let doc = json!({
-        "target": target,
-        "summary": summary,
-        "cases": cases,
-        "coverage": matrix,
-    });
+
+    /// Read a `report.json`.
+    pub fn read(path: &Path) -> Result<Document, ReadError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let format = |message: String| ReadError::Format {
+            path: shown.clone(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(VERSION) => {}
+            Some(v) => return Err(format(format!("it is version {v}"))),
+            None => return Err(format("it has no version".into())),
+        }
+        serde_json::from_value(value).map_err(|e| format(e.to_string()))
+    }
+}
+
+/// Write `report.json` into `dir`.
+pub fn write(dir: &Path, doc: &Document, secrets: &Secrets) -> std::io::Result<PathBuf> {
     let path = dir.join("report.json");
-    let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+    let text = serde_json::to_string_pretty(doc).map_err(std::io::Error::other)?;
     std::fs::write(&path, secrets.redact(&text))?;
     Ok(path)
 }

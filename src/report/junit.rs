@@ -1,5 +1,6 @@
 //! `junit.xml`: one testcase per case, named `case::<area>/<name>`, its class the case file;
-//! the failure text as the message.
+//! the failure text as the message; an expected failure is skipped with its ticket, an
+//! unexpected pass a failure.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,14 @@ pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Resul
         let kind = e.kind;
         let status = match kind {
             Kind::Passed => TestCaseStatus::success(),
+            Kind::ExpectedFailure => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(secrets.redact(e.reason.as_deref().unwrap_or("expected failure")));
+                if let Some(text) = e.message.as_deref() {
+                    s.set_description(secrets.redact(text));
+                }
+                s
+            }
             Kind::Ignored | Kind::Inconclusive => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(secrets.redact(&format!(
@@ -25,7 +34,7 @@ pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Resul
                 )));
                 s
             }
-            Kind::Failed | Kind::InvalidCase => {
+            Kind::Failed | Kind::InvalidCase | Kind::UnexpectedPass => {
                 let non_success = if kind == Kind::InvalidCase {
                     NonSuccessKind::Error
                 } else {

@@ -3,8 +3,9 @@
 //! request or re-runs a check. Every string written is redacted first.
 
 mod coverage;
+mod diff;
 mod failure;
-mod json;
+pub mod json;
 mod junit;
 mod not_run;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use coverage::{Cell, Matrix, OTHER};
+pub use diff::diff;
 pub use failure::failure;
 pub use not_run::summary as not_run_summary;
 
@@ -40,15 +42,24 @@ pub struct Entry {
     pub elapsed: Option<Duration>,
     /// The failure text (a broken case file's errors, or the check failures), redacted.
     pub message: Option<Arc<str>>,
+    /// The ticket of the case's known-failures entry, when the gate judged it by one.
+    pub ticket: Option<String>,
 }
 
 /// A case's verdict, as reports name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Every check held.
     Passed,
     /// A check failed.
     Failed,
+    /// A check failed as the known-failures file lists: does not fail the run.
+    ExpectedFailure,
+    /// Every check held, but the known-failures file lists the case: fails the run.
+    UnexpectedPass,
     /// The case file did not load.
     InvalidCase,
     /// The target cannot serve the case.
@@ -63,6 +74,8 @@ impl Kind {
         match self {
             Kind::Passed => "passed",
             Kind::Failed => "failed",
+            Kind::ExpectedFailure => "expected_failure",
+            Kind::UnexpectedPass => "unexpected_pass",
             Kind::InvalidCase => "invalid_case",
             Kind::Ignored => "ignored",
             Kind::Inconclusive => "inconclusive",
@@ -70,9 +83,11 @@ impl Kind {
     }
 
     /// Every kind, in report order.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Passed,
         Kind::Failed,
+        Kind::ExpectedFailure,
+        Kind::UnexpectedPass,
         Kind::InvalidCase,
         Kind::Ignored,
         Kind::Inconclusive,
@@ -98,6 +113,38 @@ impl Entry {
             notes: result.notes,
             elapsed: Some(result.elapsed),
             message,
+            ticket: None,
+        }
+    }
+
+    /// The same entry as the gate judged it: `kind` and the entry's ticket.
+    pub fn judged(mut self, kind: Kind, ticket: &str) -> Self {
+        self.kind = kind;
+        self.ticket = Some(ticket.to_string());
+        if kind == Kind::ExpectedFailure {
+            self.reason = Some(format!("expected failure ({ticket})"));
+        }
+        self
+    }
+
+    /// The checks that failed, each once, in check order.
+    pub fn failed_checks(&self) -> Vec<crate::check::CheckName> {
+        let set: std::collections::BTreeSet<_> = self.findings.iter().map(|f| f.check).collect();
+        set.into_iter().collect()
+    }
+
+    /// The entry of a case its own file parks (`ignore`): selected, but not run.
+    pub fn parked(trial: String, file: String, why: &str) -> Self {
+        Entry {
+            trial,
+            file,
+            kind: Kind::Ignored,
+            reason: Some(format!("ignored by its file: {why}")),
+            findings: Vec::new(),
+            notes: Vec::new(),
+            elapsed: None,
+            message: None,
+            ticket: None,
         }
     }
 
@@ -112,6 +159,7 @@ impl Entry {
             notes: Vec::new(),
             elapsed: None,
             message: Some(message),
+            ticket: None,
         }
     }
 }
@@ -120,15 +168,26 @@ impl Entry {
 pub fn write(
     dir: &Path,
     target: &str,
+    expectations: Option<&str>,
     entries: &[Entry],
     matrix: &Matrix,
     secrets: &Secrets,
 ) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
+    let doc = json::Document::of(target, expectations, entries, matrix);
     Ok(vec![
         junit::write(dir, entries, secrets)?,
-        json::write(dir, target, entries, matrix, secrets)?,
+        json::write(dir, &doc, secrets)?,
     ])
+}
+
+/// Whether reports can be written into `dir`: made if missing, and a file written and removed
+/// there. Asked before anything is sent, so a run never ends having tested and told no one.
+pub fn check_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".errcontract-write-check");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 /// A path as the user would type it: relative to the working directory when below it.

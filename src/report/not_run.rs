@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use super::Entry;
+use super::{Entry, Kind};
 
 /// The summary text, or nothing when every case ran to a verdict.
 pub fn summary(entries: &[Entry]) -> String {
     let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
-    for why in entries.iter().filter_map(|e| e.reason.as_deref()) {
+    let not_run = entries
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Ignored | Kind::Inconclusive));
+    for why in not_run.filter_map(|e| e.reason.as_deref()) {
         *by_reason.entry(why).or_default() += 1;
     }
     if by_reason.is_empty() {

@@ -3,6 +3,8 @@
 //! Results are returned, never written from below.
 
 mod budget;
+mod clock;
+mod liveness;
 mod outcome;
 mod schedule;
 mod step;
@@ -21,6 +23,8 @@ use crate::probe::Probe;
 use crate::request::{self, Vars};
 use crate::settings::Settings;
 use crate::target::Target;
+use clock::Clock;
+use liveness::Liveness;
 
 /// Runs cases; one per process, shared by every case.
 pub struct Runner {
@@ -29,6 +33,7 @@ pub struct Runner {
     target: Target,
     settings: Settings,
     budget: Budget,
+    liveness: Liveness,
     started: Instant,
 }
 
@@ -45,6 +50,7 @@ impl Runner {
     pub fn new(probe: Probe, contract: Arc<Contract>, target: Target, settings: Settings) -> Self {
         Runner {
             budget: Budget::new(settings.rps, settings.concurrency),
+            liveness: Liveness::new(settings.max_timeouts),
             probe,
             contract,
             target,
@@ -109,21 +115,43 @@ impl Runner {
                 self.settings.run_deadline,
             )));
         }
-        let deadline = started + self.settings.case_deadline;
+        let stopped = Outcome::Inconclusive(Inconclusive::StoppedAnswering {
+            after: self.liveness.limit(),
+            timeout: self.settings.timeout,
+        });
+        if self.liveness.has_stopped() {
+            return early(stopped);
+        }
+        let clock = Clock::new(self.settings.case_deadline);
+        // Waits off the case's clock are still bounded: by the run deadline.
+        let run_ends = tokio::time::Instant::from_std(self.started + self.settings.run_deadline);
         let mut vars = Vars::new();
         let mut steps = Vec::new();
         let mut notes = Vec::new();
         let mut outcome = Outcome::Passed;
         for (index, (base, step)) in case.steps.iter().enumerate() {
-            let ran = match tokio::time::timeout_at(deadline.into(), self.step(base, step, &vars))
-                .await
-            {
-                Ok(ran) => ran,
-                Err(_) => {
-                    steps.push(self.deadline_passed(base, step));
-                    outcome = Outcome::Failed { step: index };
+            let ran = tokio::select! {
+                biased;
+                ran = clock.within(self.step(base, step, &vars, &clock)) => ran,
+                _ = self.liveness.stopped() => {
+                    outcome = stopped;
                     break;
                 }
+                _ = tokio::time::sleep_until(run_ends) => {
+                    outcome = Outcome::Inconclusive(Inconclusive::RunDeadline(self.settings.run_deadline));
+                    break;
+                }
+            };
+            let Some(ran) = ran else {
+                if clock.any_sent() {
+                    steps.push(self.deadline_passed(base, step, clock.waited()));
+                    outcome = Outcome::Failed { step: index };
+                } else {
+                    outcome = Outcome::Inconclusive(Inconclusive::NeverSent {
+                        deadline: self.settings.case_deadline,
+                    });
+                }
+                break;
             };
             notes.extend(ran.notes);
             match ran.end {
@@ -160,18 +188,29 @@ impl Runner {
         }
     }
 
-    fn deadline_passed(&self, base: &str, step: &crate::case::Step) -> StepRecord {
+    fn deadline_passed(
+        &self,
+        base: &str,
+        step: &crate::case::Step,
+        waited: Duration,
+    ) -> StepRecord {
         let deadline = self.settings.case_deadline;
         StepRecord {
             base: base.to_string(),
             method: step.request.method.as_str(),
             endpoint: step.request.path.clone(),
+            status: None,
             code: None,
             requests: 0,
             findings: vec![Finding::new(
                 CheckName::Transport,
-                format!("the case done within {deadline:?} (ERRCONTRACT_CASE_DEADLINE_S)"),
-                "the case deadline passed",
+                format!(
+                    "the case done within {deadline:?} of its own time (ERRCONTRACT_CASE_DEADLINE_S)"
+                ),
+                format!(
+                    "the case deadline passed while the target had not answered ({:.1} s waiting for the rate limit, request slots or Retry-After not counted)",
+                    waited.as_secs_f64()
+                ),
             )],
             exchange: None,
         }

@@ -55,8 +55,21 @@ pub enum Inconclusive {
         /// The next `Retry-After`, in seconds.
         next_retry_after: u64,
     },
-    /// The run deadline passed before the case started.
+    /// The run deadline passed before the case was concluded.
     RunDeadline(Duration),
+    /// The target stopped answering (this many requests in a row got no answer) before the
+    /// case could be concluded.
+    StoppedAnswering {
+        /// `ERRCONTRACT_MAX_TIMEOUTS`.
+        after: usize,
+        /// `ERRCONTRACT_TIMEOUT_S`.
+        timeout: Duration,
+    },
+    /// The case's own time ran out before it sent its first request.
+    NeverSent {
+        /// `ERRCONTRACT_CASE_DEADLINE_S`.
+        deadline: Duration,
+    },
 }
 
 impl std::fmt::Display for Inconclusive {
@@ -74,7 +87,15 @@ impl std::fmt::Display for Inconclusive {
             ),
             Inconclusive::RunDeadline(d) => write!(
                 f,
-                "inconclusive: the run deadline ({d:?}, ERRCONTRACT_RUN_DEADLINE_S) passed before this case started"
+                "inconclusive: the run deadline ({d:?}, ERRCONTRACT_RUN_DEADLINE_S) passed before this case was concluded"
+            ),
+            Inconclusive::StoppedAnswering { after, timeout } => write!(
+                f,
+                "inconclusive: the target stopped answering ({after} requests in a row got no answer within {timeout:?}, ERRCONTRACT_TIMEOUT_S), so this case was not concluded"
+            ),
+            Inconclusive::NeverSent { deadline } => write!(
+                f,
+                "inconclusive: the case deadline ({deadline:?}, ERRCONTRACT_CASE_DEADLINE_S) passed before its first request was sent; nothing was asked of the target"
             ),
         }
     }
@@ -105,6 +126,8 @@ pub struct StepRecord {
     pub method: &'static str,
     /// Path template of the request, for coverage.
     pub endpoint: String,
+    /// The HTTP status of the last response, if one came.
+    pub status: Option<u16>,
     /// The error code the last response carried, if any.
     pub code: Option<String>,
     /// Requests the step sent (polls and throttled resends included).

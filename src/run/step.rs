@@ -11,7 +11,7 @@ use crate::check::{self, CheckContext, CheckName, Finding, Verdict};
 use crate::probe::{Exchange, TransportError};
 use crate::request::{self, Request, Vars};
 
-use super::{Inconclusive, Runner, StepRecord};
+use super::{Clock, Inconclusive, Runner, StepRecord};
 
 /// A step as it ran.
 pub(super) struct Ran {
@@ -37,24 +37,28 @@ struct Sent {
 }
 
 impl Runner {
-    pub(super) async fn step(&self, base: &str, step: &Step, vars: &Vars) -> Ran {
+    pub(super) async fn step(&self, base: &str, step: &Step, vars: &Vars, clock: &Clock) -> Ran {
         let request = request::build(&step.request, vars, &self.target);
         let expect_at = format!("{base}/expect");
         let mut record = StepRecord {
             base: base.to_string(),
             method: request.method,
             endpoint: step.request.path.clone(),
+            status: None,
             code: None,
             requests: 0,
             findings: Vec::new(),
             exchange: None,
         };
         let checked = match &step.poll {
-            None => self.send_patiently(request, step).await.map(|sent| {
+            None => self.send_patiently(request, step, clock).await.map(|sent| {
                 let verdict = self.check(&sent.exchange, Some((&step.expect, &expect_at)));
                 (sent, verdict)
             }),
-            Some(poll) => self.poll(request, step, poll, base, &expect_at).await,
+            Some(poll) => {
+                self.poll(request, step, poll, base, &expect_at, clock)
+                    .await
+            }
         };
         let (sent, mut verdict) = match checked {
             Ok(x) => x,
@@ -77,6 +81,7 @@ impl Runner {
         let mut notes = sent.notes;
         notes.extend(verdict.notes);
         record.requests = sent.requests;
+        record.status = sent.exchange.response.as_ref().ok().map(|r| r.status);
         record.code = verdict.code.clone().or_else(|| {
             verdict
                 .body
@@ -104,6 +109,7 @@ impl Runner {
         poll: &Poll,
         base: &str,
         expect_at: &str,
+        clock: &Clock,
     ) -> Result<(Sent, Verdict), (Inconclusive, usize, Vec<String>)> {
         let started = Instant::now();
         let timeout = Duration::from_millis(poll.timeout_ms);
@@ -111,7 +117,7 @@ impl Runner {
         let mut notes = Vec::new();
         let mut request = request;
         loop {
-            let mut sent = match self.send_patiently(request, step).await {
+            let mut sent = match self.send_patiently(request, step, clock).await {
                 Ok(s) => s,
                 Err((why, n, more)) => {
                     notes.extend(more);
@@ -186,6 +192,7 @@ impl Runner {
         &self,
         request: Request,
         spec: &Step,
+        clock: &Clock,
     ) -> Result<Sent, (Inconclusive, usize, Vec<String>)> {
         let expect = &spec.expect;
         let table = &self.contract.table;
@@ -197,7 +204,7 @@ impl Runner {
         let mut request = request;
         loop {
             let exchange = self
-                .send(request, &spec.request.path, expects_throttle)
+                .send(request, &spec.request.path, expects_throttle, clock)
                 .await;
             requests += 1;
             let throttled = !expects_throttle
@@ -239,17 +246,24 @@ impl Runner {
                 "throttled: waited {secs} s (Retry-After) and sent again"
             ));
             request = exchange.request;
-            tokio::time::sleep(wait).await;
+            clock.off_the_clock(tokio::time::sleep(wait)).await;
             waited += wait;
         }
     }
 
-    async fn send(&self, request: Request, template: &str, expects_throttle: bool) -> Exchange {
-        let admitted = self
-            .budget
-            .admit(&request, template, expects_throttle)
+    async fn send(
+        &self,
+        request: Request,
+        template: &str,
+        expects_throttle: bool,
+        clock: &Clock,
+    ) -> Exchange {
+        let admitted = clock
+            .off_the_clock(self.budget.admit(&request, template, expects_throttle))
             .await;
+        clock.sent();
         let exchange = self.probe.send(request).await;
+        self.liveness.observe(&exchange.response);
         let response = exchange.response.as_ref().ok();
         let throttled = response.is_some_and(|r| self.contract.table.is_throttle_status(r.status));
         self.budget.observe(admitted, response, throttled);

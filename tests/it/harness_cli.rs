@@ -45,6 +45,10 @@ fn run(cases: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("run errcontract")
 }
 
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -87,7 +91,7 @@ fn exact_runs_one_case_and_the_first_line_names_the_target() {
 #[test]
 fn an_ignored_case_is_named_with_its_reason_and_runs_on_request() {
     let dir = cases_dir();
-    let out = run(dir.path(), &["parked"], &[]);
+    let out = run(dir.path(), &["routing/"], &[]);
     let text = stdout(&out);
     assert!(
         text.contains(
@@ -95,7 +99,16 @@ fn an_ignored_case_is_named_with_its_reason_and_runs_on_request() {
         ),
         "{text}"
     );
-    assert!(text.contains("0 passed; 0 failed; 1 ignored"), "{text}");
+    assert!(text.contains("2 passed; 0 failed; 1 ignored"), "{text}");
+    // A filter that selects only parked cases tests nothing: a guard, not a green run.
+    let out = run(dir.path(), &["parked"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("are all ignored by their files")
+            && stderr(&out).contains("--include-ignored"),
+        "{}",
+        stderr(&out)
+    );
     let out = run(dir.path(), &["--include-ignored", "parked"], &[]);
     assert!(
         stdout(&out).contains("1 passed; 0 failed; 0 ignored"),
@@ -139,10 +152,13 @@ fn zero_cases_is_a_setup_error_not_a_green_run() {
 }
 
 #[test]
-fn an_exact_name_that_does_not_exist_is_a_setup_error() {
+fn an_exact_name_that_does_not_exist_selects_no_case() {
     let dir = cases_dir();
     let out = run(dir.path(), &["case::routing/nope", "--exact"], &[]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(errcontract::exit::NO_CASE_RUN))
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no case named case::routing/nope"));
 }
 
@@ -161,7 +177,10 @@ fn an_unreachable_target_stops_the_run_before_any_case() {
             ("ERRCONTRACT_CONNECT_TIMEOUT_S", "1"),
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(errcontract::exit::UNREACHABLE))
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is unreachable"), "{err}");
     assert!(!stdout(&out).contains("running"), "no case may run");
@@ -228,9 +247,10 @@ fn reports_are_written_for_ci() {
     .expect("json");
     assert_eq!(json["summary"]["passed"], 2);
     assert_eq!(
-        json["summary"]["ignored"], 0,
-        "a statically ignored case is not run, so not reported"
+        json["summary"]["ignored"], 1,
+        "a case its file parks is not run, but reported with its reason"
     );
+    crate::gate::valid_report(&json);
 }
 
 #[test]
@@ -278,7 +298,7 @@ fn billable_and_feature_cases_are_ignored_on_other_targets_with_the_reason() {
         "{text}"
     );
     assert!(
-        text.contains("2 cases not run or not concluded:\n     1  billable if"),
+        text.contains("3 cases not run or not concluded:\n     1  billable if"),
         "{text}"
     );
     assert!(!text.contains(&key), "the key was printed");

@@ -12,6 +12,8 @@ mod transport;
 mod bad_cases;
 mod budget;
 mod deadlines;
+mod gate;
+mod guards;
 mod hostile_reference;
 mod lean_tree;
 mod mutants;

@@ -1,0 +1,115 @@
+//! `errcontract expectations --from report.json`: the known-failures file a run implies. Every
+//! failing case gets an entry; entries already written keep their reason, ticket and expiry;
+//! an entry whose case now passes is dropped; entries for cases the run did not conclude are
+//! kept. New entries say `FILL IN` where a person must write the reason and the ticket: the
+//! gate refuses them until then.
+
+use std::collections::BTreeSet;
+
+use crate::check::CheckName;
+use crate::report::Kind;
+use crate::report::json::Document;
+
+use super::known_failures::{FILL_IN, RawEntry, RawFile, entry_name, glob_of};
+
+/// The file written, and what changed, for the person to read.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// The new file's text.
+    pub text: String,
+    /// Cases given a new entry to fill in.
+    pub added: Vec<String>,
+    /// Entries dropped: their cases pass now.
+    pub removed: Vec<String>,
+    /// Entries whose `checks` grew to cover this run's failures: a new break accepted.
+    pub widened: Vec<String>,
+    /// Entries kept as they were.
+    pub kept: usize,
+}
+
+/// The known-failures file for the run in `report`, keeping what `existing` (the text of the
+/// file being rewritten) already says. Fails only when `existing` is not a known-failures file.
+pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Written, String> {
+    let file: RawFile = match existing {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| format!("the file to update is not a known-failures file: {e}"))?,
+        None => RawFile {
+            schema: Some("./schemas/known-failures.schema.json".into()),
+            description: Some(
+                "Known gaps of this target: each failing case, why, and the ticket tracking it (errcontract, ERRCONTRACT_EXPECTATIONS)".into(),
+            ),
+            known_failures: Vec::new(),
+        },
+    };
+    let failing = |k: Kind| matches!(k, Kind::Failed | Kind::ExpectedFailure);
+    let passing = |k: Kind| matches!(k, Kind::Passed | Kind::UnexpectedPass);
+    let cases: Vec<(&str, Kind, &[CheckName])> = report
+        .cases
+        .iter()
+        .map(|c| (entry_name(&c.name), c.outcome, c.failed_checks.as_slice()))
+        .collect();
+    let mut written = Written::default();
+    let mut entries: Vec<RawEntry> = Vec::new();
+    for mut entry in file.known_failures {
+        let name = entry_name(&entry.case).to_string();
+        let glob = glob_of(&name);
+        let matched: Vec<&(&str, Kind, &[CheckName])> = cases
+            .iter()
+            .filter(|(c, _, _)| match &glob {
+                Some(g) => g.is_match(c),
+                None => *c == name,
+            })
+            .collect();
+        if !matched.is_empty() && matched.iter().all(|(_, k, _)| passing(*k)) {
+            written.removed.push(name);
+            continue;
+        }
+        if glob.is_none()
+            && let (Some(listed), Some((_, kind, failed))) = (&mut entry.checks, matched.first())
+            && failing(*kind)
+        {
+            let before: BTreeSet<CheckName> = listed.iter().copied().collect();
+            let after: BTreeSet<CheckName> = before.iter().chain(failed.iter()).copied().collect();
+            if after != before {
+                *listed = after.into_iter().collect();
+                written.widened.push(name.clone());
+            }
+        }
+        if !written.widened.contains(&name) {
+            written.kept += 1;
+        }
+        entries.push(entry);
+    }
+    for (name, kind, failed) in &cases {
+        if !failing(*kind) {
+            continue;
+        }
+        let covered = entries.iter().any(|e| {
+            let listed = entry_name(&e.case);
+            match glob_of(listed) {
+                Some(g) => g.is_match(name),
+                None => listed == *name,
+            }
+        });
+        if covered {
+            continue;
+        }
+        written.added.push(name.to_string());
+        entries.push(RawEntry {
+            case: name.to_string(),
+            reason: format!("{FILL_IN}: why this case fails on this target"),
+            ticket: format!("{FILL_IN}: the URL of the issue tracking it"),
+            expires: None,
+            checks: Some(failed.to_vec()),
+        });
+    }
+    entries.sort_by(|a, b| entry_name(&a.case).cmp(entry_name(&b.case)));
+    let file = RawFile {
+        known_failures: entries,
+        ..file
+    };
+    let mut text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+    text.push('\n');
+    written.text = text;
+    Ok(written)
+}
