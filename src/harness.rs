@@ -692,7 +692,13 @@ fn judged(ctx: &TrialContext, case: &Case, result: run::CaseResult) -> (Verdict,
         (_, Outcome::Inconclusive(why)) => Verdict::NotRun(secrets.redact(&why.to_string())),
         (_, Outcome::Passed) => Verdict::Passed,
     };
-    let entry = Entry::of(trial, report::display_path(&case.path), result, message);
+    let entry = Entry::of(
+        trial,
+        report::display_path(&case.path),
+        result,
+        message,
+        secrets,
+    );
     let entry = match &judgement {
         Judgement::Expected(e) => entry.judged(Kind::ExpectedFailure, &e.ticket),
         Judgement::UnexpectedPass(e) => entry.judged(Kind::UnexpectedPass, &e.ticket),

@@ -138,11 +138,48 @@ impl std::fmt::Display for CheckName {
     }
 }
 
+/// A set of checks (which ran on a response), one bit each.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CheckSet(u32);
+
+impl CheckSet {
+    /// Add a check.
+    pub fn insert(&mut self, check: CheckName) {
+        self.0 |= 1 << (check as u32);
+    }
+
+    /// Add a check when `applies`.
+    pub fn insert_if(&mut self, check: CheckName, applies: bool) {
+        if applies {
+            self.insert(check);
+        }
+    }
+
+    /// Whether it holds `check`.
+    pub fn contains(self, check: CheckName) -> bool {
+        self.0 & (1 << (check as u32)) != 0
+    }
+
+    /// Both sets.
+    pub fn union(self, other: CheckSet) -> CheckSet {
+        CheckSet(self.0 | other.0)
+    }
+
+    /// The checks, in check order.
+    pub fn iter(self) -> impl Iterator<Item = CheckName> {
+        CheckName::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
+    }
+}
+
 /// What the checks found on one response.
 #[derive(Debug, Default, Clone)]
 pub struct Verdict {
     /// Failed checks, in check order.
     pub findings: Vec<Finding>,
+    /// The checks that ran (those that found nothing held).
+    pub applied: CheckSet,
     /// Observations that are not failures (extra fields in `error`).
     pub notes: Vec<String>,
     /// The parsed body, when it parsed.
@@ -178,6 +215,30 @@ pub fn check_response(ctx: &CheckContext<'_>, resp: &Incoming) -> Verdict {
     let mut v = Verdict::default();
     let found = &mut v.findings;
     let is_error = !(200..300).contains(&resp.status);
+    let applied = &mut v.applied;
+    applied.insert(CheckName::Transport);
+    applied.insert(CheckName::RateLimitHeaders);
+    for check in [
+        CheckName::Json,
+        CheckName::ContentType,
+        CheckName::NoLeak,
+        CheckName::Table,
+    ] {
+        applied.insert_if(check, is_error);
+    }
+    if let Some((e, _)) = ctx.expect {
+        applied.insert(CheckName::Status);
+        applied.insert_if(CheckName::Code, e.code.is_some());
+        applied.insert_if(CheckName::Param, e.param.is_some());
+        applied.insert_if(
+            CheckName::Message,
+            e.message_contains.is_some() || e.message_matches.is_some(),
+        );
+        applied.insert_if(CheckName::Retryable, e.retryable.is_some());
+        applied.insert_if(CheckName::Headers, !e.headers.is_empty());
+        applied.insert_if(CheckName::Body, e.body.is_some());
+        applied.insert_if(CheckName::Poll, e.failure.is_some());
+    }
     if let Some((e, base)) = ctx.expect {
         found.extend(status::check(e, base, resp));
     }
@@ -210,6 +271,8 @@ pub fn check_response(ctx: &CheckContext<'_>, resp: &Incoming) -> Verdict {
             .and_then(Value::as_str)
             .map(String::from);
         if let Some(b) = &body {
+            v.applied.insert(CheckName::Schema);
+            v.applied.insert(CheckName::DocUrl);
             found.extend(schema::check(ctx.contract, b));
             v.notes.extend(schema::extra_fields(ctx.contract, b));
         }
@@ -217,6 +280,8 @@ pub fn check_response(ctx: &CheckContext<'_>, resp: &Incoming) -> Verdict {
         let code = v.code.as_deref();
         found.extend(table::check(table, resp.status, code));
         if let Some((c, row)) = code.and_then(|c| Some((c, table.get(c)?))) {
+            v.applied.insert(CheckName::Retryable);
+            v.applied.insert(CheckName::RetryAfter);
             found.extend(retry::table_rules(resp, c, row, ctx.now));
         }
     }

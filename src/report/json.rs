@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::CheckName;
 use crate::redact::Secrets;
 
-use super::{Entry, Kind, Matrix};
+use super::{Entry, Evidence, Kind, Matrix};
 
 /// The version of the format; a reader refuses other versions.
 pub const VERSION: u32 = 1;
@@ -52,6 +52,8 @@ pub struct CaseRecord {
     /// The ticket of its known-failures entry, when it is listed.
     #[serde(default)]
     pub ticket: Option<String>,
+    /// Each check that ran, and whether it held.
+    pub checks: BTreeMap<CheckName, CheckResult>,
     /// The checks that failed (also of an expected failure).
     pub failed_checks: Vec<CheckName>,
     /// What each failed check found.
@@ -62,6 +64,20 @@ pub struct CaseRecord {
     pub notes: Vec<String>,
     /// Wall time, for a case that ran.
     pub elapsed_ms: Option<u64>,
+    /// What the failing step sent and got (redacted), for a failure.
+    pub evidence: Option<Evidence>,
+    /// The command that reruns the case alone, for a failure.
+    pub rerun: Option<String>,
+}
+
+/// A check's result in one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckResult {
+    /// It ran and held.
+    Passed,
+    /// It found something.
+    Failed,
 }
 
 /// One failed check.
@@ -117,6 +133,21 @@ impl Document {
                 outcome: e.kind,
                 reason: e.reason.clone(),
                 ticket: e.ticket.clone(),
+                checks: {
+                    let failed = e.failed_checks();
+                    e.applied
+                        .iter()
+                        .chain(failed.iter().copied())
+                        .map(|c| {
+                            let result = if failed.contains(&c) {
+                                CheckResult::Failed
+                            } else {
+                                CheckResult::Passed
+                            };
+                            (c, result)
+                        })
+                        .collect()
+                },
                 failed_checks: e.failed_checks(),
                 findings: e
                     .findings
@@ -132,6 +163,8 @@ impl Document {
                 message: e.message.as_deref().map(String::from),
                 notes: e.notes.clone(),
                 elapsed_ms: e.elapsed.map(|d| d.as_millis() as u64),
+                evidence: e.evidence.as_deref().cloned(),
+                rerun: e.rerun.clone(),
             })
             .collect();
         let summary = Kind::ALL

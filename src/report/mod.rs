@@ -4,6 +4,7 @@
 
 mod coverage;
 mod diff;
+mod evidence;
 mod failure;
 pub mod json;
 mod junit;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use coverage::{Cell, Matrix, OTHER};
 pub use diff::diff;
+pub use evidence::{Came, Evidence, Sent};
 pub use failure::failure;
 pub use not_run::summary as not_run_summary;
 
@@ -44,6 +46,12 @@ pub struct Entry {
     pub message: Option<Arc<str>>,
     /// The ticket of the case's known-failures entry, when the gate judged it by one.
     pub ticket: Option<String>,
+    /// The checks that ran, in any step.
+    pub applied: crate::check::CheckSet,
+    /// What the failing step sent and got, redacted.
+    pub evidence: Option<Box<Evidence>>,
+    /// The command that reruns this case alone, for a failure.
+    pub rerun: Option<String>,
 }
 
 /// A case's verdict, as reports name it.
@@ -95,8 +103,15 @@ impl Kind {
 }
 
 impl Entry {
-    /// The entry of a case that ran, with its failure text if it failed.
-    pub fn of(trial: String, file: String, result: CaseResult, message: Option<Arc<str>>) -> Self {
+    /// The entry of a case that ran, with its failure text if it failed; the evidence is
+    /// redacted here.
+    pub fn of(
+        trial: String,
+        file: String,
+        result: CaseResult,
+        message: Option<Arc<str>>,
+        secrets: &Secrets,
+    ) -> Self {
         let (kind, reason) = match &result.outcome {
             Outcome::Passed => (Kind::Passed, None),
             Outcome::Failed { .. } => (Kind::Failed, None),
@@ -104,6 +119,9 @@ impl Entry {
             Outcome::Inconclusive(why) => (Kind::Inconclusive, Some(why.to_string())),
         };
         let findings = result.findings().to_vec();
+        let evidence = Evidence::of(&result, secrets).map(Box::new);
+        let applied = result.applied();
+        let rerun = result.rerun.as_deref().map(|r| secrets.redact(r));
         Entry {
             trial,
             file,
@@ -114,6 +132,9 @@ impl Entry {
             elapsed: Some(result.elapsed),
             message,
             ticket: None,
+            applied,
+            evidence,
+            rerun,
         }
     }
 
@@ -145,6 +166,9 @@ impl Entry {
             elapsed: None,
             message: None,
             ticket: None,
+            applied: Default::default(),
+            evidence: None,
+            rerun: None,
         }
     }
 
@@ -160,6 +184,9 @@ impl Entry {
             elapsed: None,
             message: Some(message),
             ticket: None,
+            applied: Default::default(),
+            evidence: None,
+            rerun: None,
         }
     }
 }

@@ -202,6 +202,7 @@ impl Runner {
             status: None,
             code: None,
             requests: 0,
+            applied: crate::check::CheckSet::default(),
             findings: vec![Finding::new(
                 CheckName::Transport,
                 format!(

@@ -132,6 +132,8 @@ pub struct StepRecord {
     pub code: Option<String>,
     /// Requests the step sent (polls and throttled resends included).
     pub requests: usize,
+    /// The checks that ran on the last exchange.
+    pub applied: crate::check::CheckSet,
     /// What the checks found on the last exchange (empty: every check held).
     pub findings: Vec<Finding>,
     /// The last exchange of the step, kept only when the step failed (the evidence); boxed, so
@@ -174,6 +176,15 @@ impl CaseResult {
                 .unwrap_or(&[]),
             _ => &[],
         }
+    }
+
+    /// The checks that ran in any step.
+    pub fn applied(&self) -> crate::check::CheckSet {
+        self.steps
+            .iter()
+            .fold(crate::check::CheckSet::default(), |all, s| {
+                all.union(s.applied)
+            })
     }
 
     /// The step that failed, if one did.

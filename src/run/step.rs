@@ -47,6 +47,7 @@ impl Runner {
             status: None,
             code: None,
             requests: 0,
+            applied: check::CheckSet::default(),
             findings: Vec::new(),
             exchange: None,
         };
@@ -90,6 +91,13 @@ impl Runner {
                 .and_then(Value::as_str)
                 .map(String::from)
         });
+        record.applied = verdict.applied;
+        record
+            .applied
+            .insert_if(CheckName::Capture, !step.capture.is_empty());
+        record
+            .applied
+            .insert_if(CheckName::Poll, step.poll.is_some());
         record.findings = verdict.findings;
         // The exchange is evidence for a failure; a passing one is dropped here.
         if !record.findings.is_empty() {
@@ -280,10 +288,15 @@ impl Runner {
         };
         match &exchange.response {
             Ok(resp) => check::check_response(&ctx, resp),
-            Err(e) => Verdict {
-                findings: vec![transport_finding(e, expect)],
-                ..Verdict::default()
-            },
+            Err(e) => {
+                let mut applied = check::CheckSet::default();
+                applied.insert(CheckName::Transport);
+                Verdict {
+                    findings: vec![transport_finding(e, expect)],
+                    applied,
+                    ..Verdict::default()
+                }
+            }
         }
     }
 }

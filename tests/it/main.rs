@@ -19,3 +19,4 @@ mod lean_tree;
 mod mutants;
 mod reproduce;
 mod secrets;
+mod workflow;

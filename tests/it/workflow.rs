@@ -1,0 +1,141 @@
+//! The GitHub Actions workflow cannot run here; this checks what it can: it parses, runs
+//! nightly and by hand, shards with nextest's `--partition` and merges in one job that uploads
+//! the reports, takes keys only from secrets, and runs exactly the commands the README documents.
+
+use std::path::Path;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn workflow() -> (String, Yaml) {
+    let text = std::fs::read_to_string(root().join(".github/workflows/contract.yml"))
+        .expect("the workflow exists");
+    let docs = YamlLoader::load_from_str(&text).expect("the workflow is valid YAML");
+    (text, docs.into_iter().next().expect("one document"))
+}
+
+/// Every `run:` command of a job's steps.
+fn runs(job: &Yaml) -> Vec<String> {
+    job["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["run"].as_str().map(str::trim).map(String::from))
+        .collect()
+}
+
+/// The README's shell code blocks, line by line.
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            inside = line == "```sh" && !inside;
+            continue;
+        }
+        if inside {
+            out.push(line.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_workflow_runs_nightly_and_by_hand() {
+    let (_, wf) = workflow();
+    let on = &wf["on"];
+    let cron = on["schedule"][0]["cron"].as_str().expect("a schedule");
+    assert_eq!(cron.split_whitespace().count(), 5, "a cron line: {cron}");
+    assert!(!on["workflow_dispatch"].is_badvalue(), "a manual run");
+}
+
+#[test]
+fn shards_partition_the_suite_and_one_job_merges_them() {
+    let (_, wf) = workflow();
+    let jobs = &wf["jobs"];
+    let shard = &jobs["shard"];
+    let shards = shard["strategy"]["matrix"]["shard"]
+        .as_vec()
+        .expect("a matrix of shards");
+    let n = shards.len();
+    assert!(n >= 2, "a matrix of shards");
+    let partition = format!("--partition count:$SHARD/{n}");
+    assert!(
+        runs(shard).iter().any(|r| r.contains(&partition)),
+        "each shard runs its partition of {n}: {:?}",
+        runs(shard)
+    );
+    assert_eq!(shard["env"]["SHARD"].as_str(), Some("${{ matrix.shard }}"));
+    assert!(
+        shard["env"]["ERRCONTRACT_REPORT_DIR"]
+            .as_str()
+            .is_some_and(|d| d.contains("${{ matrix.shard }}")),
+        "each shard writes its own directory"
+    );
+    let merge = &jobs["merge"];
+    assert_eq!(merge["needs"].as_str(), Some("shard"));
+    assert_eq!(
+        merge["if"].as_str(),
+        Some("always()"),
+        "merged even when cases fail"
+    );
+    assert!(
+        runs(merge).iter().any(|r| r.contains("-- report ")),
+        "{:?}",
+        runs(merge)
+    );
+    let uploads = merge["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+        })
+        .count();
+    assert_eq!(uploads, 1, "the merge job uploads the reports");
+}
+
+#[test]
+fn keys_come_only_from_repository_secrets() {
+    let (text, wf) = workflow();
+    let env = wf["env"].as_hash().expect("workflow env");
+    for (name, value) in env {
+        let (Some(name), Some(value)) = (name.as_str(), value.as_str()) else {
+            continue;
+        };
+        if name.ends_with("_API_KEY") {
+            assert_eq!(value, format!("${{{{ secrets.{name} }}}}"), "{name}");
+        }
+    }
+    assert!(!text.contains("sk_"), "no key is written into the workflow");
+}
+
+#[test]
+fn the_workflow_runs_the_commands_the_readme_documents() {
+    let (_, wf) = workflow();
+    let documented = readme_commands();
+    let jobs = wf["jobs"].as_hash().expect("jobs");
+    let mut checked = 0;
+    for job in jobs.values() {
+        for run in runs(job) {
+            for line in run
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("cargo "))
+            {
+                assert!(
+                    documented.iter().any(|d| d == line),
+                    "the workflow runs `{line}`, which the README does not show"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "the shard and merge commands were checked");
+}
