@@ -18,6 +18,7 @@ use crate::contract::Contract;
 use crate::exit;
 use crate::gate::{self, GATE_TRIAL, Judgement, KnownFailures, Tally};
 use crate::probe::{Probe, ProbeConfig};
+use crate::report::json::Document;
 use crate::report::{self, Entry, Kind, Matrix};
 use crate::run::{self, Job, Outcome, Runner};
 use crate::settings::{Settings, SettingsErrorKind};
@@ -148,6 +149,25 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     ))
 }
 
+/// The reports of `doc` into `dir`. A nextest process (one case, picked by name) writes only
+/// its fragment, for `errcontract report` to merge; any other run writes the four reports and
+/// its fragment.
+fn write_reports(
+    dir: &std::path::Path,
+    doc: &Document,
+    one: Option<&str>,
+    secrets: &crate::redact::Secrets,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    match one.filter(|_| std::env::var_os("NEXTEST").is_some()) {
+        Some(name) => Ok(vec![report::write_fragment(dir, doc, name, secrets)?]),
+        None => {
+            let mut files = report::write(dir, doc, secrets)?;
+            files.push(report::write_fragment(dir, doc, "run", secrets)?);
+            Ok(files)
+        }
+    }
+}
+
 /// The case `--exact case::x` names (without `--skip`): that file alone is loaded.
 fn exact_case(args: &Arguments) -> Option<&str> {
     args.filter
@@ -209,19 +229,51 @@ fn nothing_selected(args: &Arguments, loaded: &Loaded) -> SetupError {
     SetupError::new(what, help).with_code(exit::NO_CASE_RUN)
 }
 
-/// `--exact gate::known-failures` (nextest's process for it): only the file's own check.
+/// `--exact gate::known-failures` (nextest's process for it): only the file's own check, and
+/// its fragment when reports are asked for.
 fn gate_only(args: &Arguments, settings: &Settings, gate: &Arc<KnownFailures>) -> ExitCode {
-    let failed = Arc::new(Mutex::new(false));
-    let trial = gate_trial(gate.clone(), all_case_names(settings), failed.clone());
+    let outcome: GateOutcome = Arc::default();
+    let trial = gate_trial(gate.clone(), all_case_names(settings), outcome.clone());
     let conclusion = libtest_mimic::run(args, vec![trial]);
-    let failed = *failed
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    exit::code(match (failed, conclusion.has_failed()) {
+    let entry = take(&outcome);
+    let out_of_date = entry.as_ref().is_some_and(|e| e.kind == Kind::Failed);
+    if let (Some(dir), Some(entry)) = (&settings.report_dir, entry) {
+        let contract = Contract::load(&settings.schemas_dir).map(|c| c.fingerprint);
+        let target = settings
+            .base_url
+            .as_deref()
+            .map_or(Target::REFERENCE, |u| u.trim_end_matches('/'));
+        let doc = Document::of(
+            target,
+            &contract.unwrap_or_default(),
+            Some(&gate.file),
+            &[entry],
+            &Matrix::default(),
+        );
+        if let Err(e) =
+            report::write_fragment(dir, &doc, GATE_TRIAL, &crate::redact::Secrets::new())
+        {
+            eprintln!(
+                "errcontract: error: cannot write reports to {}: {e}",
+                dir.display()
+            );
+        }
+    }
+    exit::code(match (out_of_date, conclusion.has_failed()) {
         (true, _) => exit::STALE_EXPECTATIONS,
         (false, true) => exit::FAILED,
         (false, false) => exit::OK,
     })
+}
+
+/// What the gate's trial found, once it ran: its report entry.
+type GateOutcome = Arc<Mutex<Option<Entry>>>;
+
+fn take(outcome: &GateOutcome) -> Option<Entry> {
+    outcome
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
 }
 
 /// The names (`area/name`) of every case file below the cases directory, loaded or not.
@@ -235,23 +287,27 @@ fn all_case_names(settings: &Settings) -> Vec<String> {
 }
 
 /// The trial that fails when the known-failures file is out of date (expired or stale
-/// entries); `failed` says so afterwards, for the exit code.
-fn gate_trial(gate: Arc<KnownFailures>, cases: Vec<String>, failed: Arc<Mutex<bool>>) -> Trial {
+/// entries); `outcome` keeps its report entry, for the reports and the exit code.
+fn gate_trial(gate: Arc<KnownFailures>, cases: Vec<String>, outcome: GateOutcome) -> Trial {
     Trial::test(GATE_TRIAL, move || {
         let problems = gate.out_of_date(&cases, gate::today());
-        if problems.is_empty() {
-            return Ok(());
-        }
-        *failed
+        let message = (!problems.is_empty()).then(|| {
+            format!(
+                "{GATE_TRIAL}: {} is out of date ({} problem{}):\n{}",
+                gate.file,
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                problems.join("\n")
+            )
+        });
+        let entry = Entry::gate(GATE_TRIAL.to_string(), gate.file.clone(), message.clone());
+        *outcome
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
-        Err(Failed::from(format!(
-            "{} is out of date ({} problem{}):\n{}",
-            gate.file,
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("\n")
-        )))
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(entry);
+        match message {
+            None => Ok(()),
+            Some(m) => Err(Failed::from(m)),
+        }
     })
 }
 
@@ -320,8 +376,9 @@ fn plan(
         matrix: Matrix::new(&contract.table, &contract.endpoints),
         sent: false,
         tally: Tally::default(),
+        contract: contract.fingerprint.clone(),
         gate_file: gate.as_ref().map(|g| g.file.clone()),
-        gate_out_of_date: Arc::new(Mutex::new(false)),
+        gate: GateOutcome::default(),
     }));
     let ctx = Arc::new(TrialContext {
         target: target.clone(),
@@ -353,8 +410,8 @@ fn plan(
             .map(|b| broken_trial(b, &collected)),
     );
     if let Some(gate) = gate {
-        let failed = lock(&collected).gate_out_of_date.clone();
-        planned.push((gate_trial(gate, all_case_names(settings), failed), None));
+        let outcome = lock(&collected).gate.clone();
+        planned.push((gate_trial(gate, all_case_names(settings), outcome), None));
     }
     planned.sort_by(|a, b| a.0.name().cmp(b.0.name()));
     let mut trials = Vec::with_capacity(planned.len());
@@ -381,7 +438,10 @@ fn finish(
     failed_trials: u64,
     whole: bool,
 ) -> ExitCode {
+    let gate_entry = take(&collected.gate);
+    let out_of_date = gate_entry.as_ref().is_some_and(|e| e.kind == Kind::Failed);
     let entries = &mut collected.entries;
+    entries.extend(gate_entry);
     entries.sort_by(|a, b| a.trial.cmp(&b.trial));
     if collected.sent {
         say(args, &format!("\n{}", collected.matrix.render()));
@@ -410,10 +470,6 @@ fn finish(
     for guard in &guards {
         eprintln!("errcontract: error: {guard}");
     }
-    let out_of_date = *collected
-        .gate_out_of_date
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let cases_failed = failed_trials > u64::from(out_of_date);
     let code = match guards.first() {
         Some(g) if g.explains_failures() => g.exit_code(),
@@ -423,14 +479,14 @@ fn finish(
         None => exit::OK,
     };
     if let Some(dir) = &settings.report_dir {
-        match report::write(
-            dir,
-            &target.base_url,
+        let doc = Document::of(
+            target.identity(),
+            &collected.contract,
             collected.gate_file.as_deref(),
             entries,
             &collected.matrix,
-            &target.secrets,
-        ) {
+        );
+        match write_reports(dir, &doc, exact_case(args), &target.secrets) {
             Ok(files) => {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 eprintln!("errcontract: reports written: {}", names.join(", "));
@@ -737,10 +793,12 @@ struct Collected {
     sent: bool,
     /// What the cases came to, for the guards.
     tally: Tally,
+    /// The contract's fingerprint, for the reports.
+    contract: String,
     /// The known-failures file, as displayed, when the run is gated.
     gate_file: Option<String>,
-    /// Whether the gate's trial found the file out of date.
-    gate_out_of_date: Arc<Mutex<bool>>,
+    /// What the gate's trial found, once it ran.
+    gate: GateOutcome,
 }
 
 fn lock(collected: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {

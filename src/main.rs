@@ -48,6 +48,17 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Merge the report fragments of runs (nextest's one process per case, or the shards of a
+    /// run split over several machines) into junit.xml, report.json, summary.md and report.html.
+    Report {
+        /// Directories holding fragments (ERRCONTRACT_REPORT_DIR of each run or shard); searched
+        /// for `fragments/` below them.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the reports go (default: the first directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Compare two runs' report.json: new failures, fixed cases, newly inconclusive or ignored
     /// cases, cases added or removed, in Markdown.
     Diff {
@@ -65,6 +76,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&args),
         Command::Expectations { from, output } => expectations(&from, output.as_deref()),
         Command::Diff { old, new } => diff(&old, &new),
+        Command::Report { dirs, out } => merge_reports(&dirs, out),
         Command::Run { args } => {
             let argv = std::iter::once("errcontract-run".to_string()).chain(args);
             errcontract::harness::main(libtest_mimic::Arguments::from_iter(argv))
@@ -199,6 +211,50 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
             eprintln!("error: {e}");
             eprintln!("  help: pass two report.json files runs wrote into ERRCONTRACT_REPORT_DIR");
             exit::code(exit::SETUP)
+        }
+    }
+}
+
+fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
+    let merged = match errcontract::report::merge(dirs) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "  help: pass the ERRCONTRACT_REPORT_DIR of each run or shard of one contract run against one target"
+            );
+            return exit::code(exit::SETUP);
+        }
+    };
+    let out = out.unwrap_or_else(|| dirs[0].clone());
+    // The keys in this environment, if any, are redacted too (fragments are redacted already).
+    let mut secrets = errcontract::redact::Secrets::new();
+    if let Ok(settings) = errcontract::settings::Settings::from_env() {
+        for (role, key) in &settings.keys {
+            secrets.add(role.env_var().unwrap_or("ERRCONTRACT_API_KEY"), key);
+        }
+    }
+    match errcontract::report::write(&out, &merged.doc, &secrets) {
+        Ok(files) => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            eprintln!(
+                "merged {} fragment{} ({} cases) into {}",
+                merged.fragments,
+                if merged.fragments == 1 { "" } else { "s" },
+                merged.doc.cases.len(),
+                names.join(", ")
+            );
+            if !merged.duplicates.is_empty() {
+                eprintln!(
+                    "warning: cases in more than one fragment (the last kept; were two shards given the same partition?): {}",
+                    merged.duplicates.join(", ")
+                );
+            }
+            exit::code(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: cannot write reports to {}: {e}", out.display());
+            exit::code(exit::REPORT_DIR_UNWRITABLE)
         }
     }
 }

@@ -22,6 +22,19 @@ pub struct Target {
 }
 
 impl Target {
+    /// How reports name the built-in reference server: its port differs from process to
+    /// process, and the fragments of one run must name one target.
+    pub const REFERENCE: &'static str = "(the built-in reference server)";
+
+    /// The target as reports name it: its base URL, or [`Target::REFERENCE`].
+    pub fn identity(&self) -> &str {
+        if self.reference {
+            Self::REFERENCE
+        } else {
+            &self.base_url
+        }
+    }
+
     /// A target with these keys; the secrets are derived from them.
     pub fn new(
         base_url: &str,

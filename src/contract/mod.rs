@@ -128,6 +128,8 @@ pub struct Contract {
     pub error_fields: Vec<String>,
     /// The endpoints of the coverage matrix (`endpoints.json`).
     pub endpoints: Vec<Endpoint>,
+    /// A digest of every schema file: reports of different contracts are never merged.
+    pub fingerprint: String,
 }
 
 impl std::fmt::Debug for Contract {
@@ -284,8 +286,26 @@ impl Contract {
             case,
             error_fields,
             endpoints,
+            fingerprint: fingerprint(files),
         })
     }
+}
+
+/// SHA-256 over every file's name and text, in name order: the contract's identity.
+fn fingerprint(files: &[(String, String)]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for (name, text) in files {
+        ctx.update(name.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(text.as_bytes());
+        ctx.update(&[0]);
+    }
+    let digest = ctx.finish();
+    let hex: String = digest.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 fn registry(

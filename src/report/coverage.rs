@@ -3,22 +3,25 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::contract::{CodeTable, Endpoint};
 use crate::run::{CaseResult, Outcome};
 
 /// Counts in one cell.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
     /// Responses with this code where the case passed.
     pub held: usize,
     /// Responses with this code in failed cases.
     pub broken: usize,
+    /// Steps that expected this code and got another, or none: a gap.
+    #[serde(default)]
+    pub missing: usize,
 }
 
-/// The matrix, filled case by case as results arrive.
-#[derive(Debug, Clone, Serialize)]
+/// The matrix, filled case by case as results arrive; read back from a report to be merged.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Matrix {
     /// Column order: the table's codes.
     pub codes: Vec<String>,
@@ -89,6 +92,31 @@ impl Matrix {
                 cell.held += 1
             } else {
                 cell.broken += 1
+            }
+        }
+    }
+
+    /// Add another run's counts (a shard's, or another process's), row by row and code by code;
+    /// a row `other` has that this one lacks is added.
+    pub fn absorb(&mut self, other: &Matrix) {
+        for code in &other.codes {
+            if !self.codes.contains(code) {
+                self.codes.push(code.clone());
+            }
+        }
+        for (label, cells) in &other.rows {
+            let row = match self.rows.iter().position(|(l, _)| l == label) {
+                Some(i) => i,
+                None => {
+                    self.rows.push((label.clone(), BTreeMap::new()));
+                    self.rows.len() - 1
+                }
+            };
+            for (code, cell) in cells {
+                let mine = self.rows[row].1.entry(code.clone()).or_default();
+                mine.held += cell.held;
+                mine.broken += cell.broken;
+                mine.missing += cell.missing;
             }
         }
     }

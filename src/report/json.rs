@@ -26,6 +26,8 @@ pub struct Document {
     pub tool: String,
     /// The target's base URL.
     pub target: String,
+    /// The contract's fingerprint (`Contract::fingerprint`).
+    pub contract: String,
     /// The known-failures file the run was gated by, as displayed.
     #[serde(default)]
     pub expectations: Option<String>,
@@ -34,7 +36,7 @@ pub struct Document {
     /// Every case, sorted by name.
     pub cases: Vec<CaseRecord>,
     /// The code × endpoint coverage matrix.
-    pub coverage: serde_json::Value,
+    pub coverage: Matrix,
 }
 
 /// One case.
@@ -121,11 +123,12 @@ impl Document {
     /// The document of a run.
     pub fn of(
         target: &str,
+        contract: &str,
         expectations: Option<&str>,
         entries: &[Entry],
         matrix: &Matrix,
     ) -> Document {
-        let cases = entries
+        let cases: Vec<CaseRecord> = entries
             .iter()
             .map(|e| CaseRecord {
                 name: e.trial.clone(),
@@ -167,21 +170,15 @@ impl Document {
                 rerun: e.rerun.clone(),
             })
             .collect();
-        let summary = Kind::ALL
-            .into_iter()
-            .map(|k| {
-                let n = entries.iter().filter(|e| e.kind == k).count();
-                (k.as_str().to_string(), n)
-            })
-            .collect();
         Document {
             version: VERSION,
             tool: format!("errcontract {}", env!("CARGO_PKG_VERSION")),
             target: target.to_string(),
+            contract: contract.to_string(),
             expectations: expectations.map(String::from),
-            summary,
+            summary: summary(&cases),
             cases,
-            coverage: serde_json::to_value(matrix).unwrap_or_default(),
+            coverage: matrix.clone(),
         }
     }
 
@@ -205,6 +202,17 @@ impl Document {
         }
         serde_json::from_value(value).map_err(|e| format(e.to_string()))
     }
+}
+
+/// Cases per verdict, every verdict named.
+pub fn summary(cases: &[CaseRecord]) -> BTreeMap<String, usize> {
+    Kind::ALL
+        .into_iter()
+        .map(|k| {
+            let n = cases.iter().filter(|c| c.outcome == k).count();
+            (k.as_str().to_string(), n)
+        })
+        .collect()
 }
 
 /// Write `report.json` into `dir`.

@@ -1,26 +1,28 @@
 //! `junit.xml`: one testcase per case, named `case::<area>/<name>`, its class the case file;
 //! the failure text as the message; an expected failure is skipped with its ticket, an
-//! unexpected pass a failure.
+//! unexpected pass a failure, a case not run or not concluded skipped with its reason.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::redact::Secrets;
 
-use super::{Entry, Kind};
+use super::Kind;
+use super::json::Document;
 
-/// Write `junit.xml` into `dir`.
-pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Result<PathBuf> {
+/// The XML text.
+pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
     let mut suite = TestSuite::new("errcontract");
-    for e in entries {
-        let kind = e.kind;
+    for c in &doc.cases {
+        let kind = c.outcome;
         let status = match kind {
             Kind::Passed => TestCaseStatus::success(),
             Kind::ExpectedFailure => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message(secrets.redact(e.reason.as_deref().unwrap_or("expected failure")));
-                if let Some(text) = e.message.as_deref() {
+                s.set_message(secrets.redact(c.reason.as_deref().unwrap_or("expected failure")));
+                if let Some(text) = c.message.as_deref() {
                     s.set_description(secrets.redact(text));
                 }
                 s
@@ -30,7 +32,7 @@ pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Resul
                 s.set_message(secrets.redact(&format!(
                     "{}: {}",
                     kind.as_str(),
-                    e.reason.as_deref().unwrap_or_default()
+                    c.reason.as_deref().unwrap_or_default()
                 )));
                 s
             }
@@ -41,23 +43,28 @@ pub fn write(dir: &Path, entries: &[Entry], secrets: &Secrets) -> std::io::Resul
                     NonSuccessKind::Failure
                 };
                 let mut s = TestCaseStatus::non_success(non_success);
-                let message = e.message.as_deref().unwrap_or("");
+                let message = c.message.as_deref().unwrap_or("");
                 s.set_message(secrets.redact(message.lines().next().unwrap_or("")));
                 s.set_description(secrets.redact(message));
                 s
             }
         };
-        let mut case = TestCase::new(e.trial.clone(), status);
-        case.set_classname(e.file.clone());
-        if let Some(elapsed) = e.elapsed {
-            case.set_time(elapsed);
+        let mut case = TestCase::new(c.name.clone(), status);
+        case.set_classname(c.file.clone());
+        if let Some(ms) = c.elapsed_ms {
+            case.set_time(Duration::from_millis(ms));
         }
         suite.add_test_case(case);
     }
     let mut report = Report::new("errcontract");
     report.add_test_suite(suite);
     let xml = report.to_string().map_err(std::io::Error::other)?;
+    Ok(secrets.redact(&xml))
+}
+
+/// Write `junit.xml` into `dir`.
+pub fn write(dir: &Path, doc: &Document, secrets: &Secrets) -> std::io::Result<PathBuf> {
     let path = dir.join("junit.xml");
-    std::fs::write(&path, secrets.redact(&xml))?;
+    std::fs::write(&path, render(doc, secrets)?)?;
     Ok(path)
 }

@@ -1,14 +1,18 @@
 //! Everything a run tells, each output in its own file: the failure text, the coverage matrix,
-//! the not-run summary, `junit.xml` and `report.json`. Reports read results; none rebuilds a
+//! the not-run summary, the evidence of a failure, `junit.xml`, `report.json`, `summary.md`,
+//! `report.html`, the fragments a nextest or sharded run leaves and their merge, the diff. Reports read results; none rebuilds a
 //! request or re-runs a check. Every string written is redacted first.
 
 mod coverage;
 mod diff;
 mod evidence;
 mod failure;
+mod fragment;
+mod html;
 pub mod json;
 mod junit;
 mod not_run;
+mod summary;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +22,7 @@ pub use coverage::{Cell, Matrix, OTHER};
 pub use diff::diff;
 pub use evidence::{Came, Evidence, Sent};
 pub use failure::failure;
+pub use fragment::{MergeError, Merged, merge};
 pub use not_run::summary as not_run_summary;
 
 use crate::check::Finding;
@@ -154,6 +159,28 @@ impl Entry {
         set.into_iter().collect()
     }
 
+    /// The entry of the gate's own trial: it held, or the file is out of date (`message`).
+    pub fn gate(trial: String, file: String, message: Option<String>) -> Self {
+        Entry {
+            trial,
+            file,
+            kind: if message.is_some() {
+                Kind::Failed
+            } else {
+                Kind::Passed
+            },
+            reason: None,
+            findings: Vec::new(),
+            notes: Vec::new(),
+            elapsed: None,
+            message: message.map(Arc::from),
+            ticket: None,
+            applied: Default::default(),
+            evidence: None,
+            rerun: None,
+        }
+    }
+
     /// The entry of a case its own file parks (`ignore`): selected, but not run.
     pub fn parked(trial: String, file: String, why: &str) -> Self {
         Entry {
@@ -191,21 +218,26 @@ impl Entry {
     }
 }
 
-/// Write `junit.xml` and `report.json` into `dir`; returns the files written.
-pub fn write(
-    dir: &Path,
-    target: &str,
-    expectations: Option<&str>,
-    entries: &[Entry],
-    matrix: &Matrix,
-    secrets: &Secrets,
-) -> std::io::Result<Vec<PathBuf>> {
+/// Write the four reports of `doc` into `dir` (`junit.xml`, `report.json`, `summary.md`,
+/// `report.html`); returns the files written.
+pub fn write(dir: &Path, doc: &json::Document, secrets: &Secrets) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let doc = json::Document::of(target, expectations, entries, matrix);
     Ok(vec![
-        junit::write(dir, entries, secrets)?,
-        json::write(dir, &doc, secrets)?,
+        junit::write(dir, doc, secrets)?,
+        json::write(dir, doc, secrets)?,
+        summary::write(dir, doc, secrets)?,
+        html::write(dir, doc, secrets)?,
     ])
+}
+
+/// Write `doc` as the fragment `name` into `dir/fragments/`, for `errcontract report` to merge.
+pub fn write_fragment(
+    dir: &Path,
+    doc: &json::Document,
+    name: &str,
+    secrets: &Secrets,
+) -> std::io::Result<PathBuf> {
+    fragment::write(dir, doc, name, secrets)
 }
 
 /// Whether reports can be written into `dir`: made if missing, and a file written and removed

@@ -10,6 +10,7 @@ mod reference;
 mod transport;
 
 mod bad_cases;
+mod browser;
 mod budget;
 mod deadlines;
 mod gate;
@@ -17,6 +18,7 @@ mod guards;
 mod hostile_reference;
 mod lean_tree;
 mod mutants;
+mod reports;
 mod reproduce;
 mod secrets;
 mod workflow;

@@ -167,8 +167,31 @@ async fn no_canary_key_appears_in_any_output_or_report() {
             "the output never shows {var} redacted, so its echo was never rendered\n{stdout}"
         );
     }
+    // The merge of the run's fragments is a file written too.
+    let mut merge = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    merge
+        .arg("report")
+        .arg(&report_dir)
+        .arg("--out")
+        .arg(report_dir.join("merged"));
+    for (var, canary) in CANARIES {
+        merge.env(var, canary);
+    }
+    let merged = merge.output().expect("errcontract report runs");
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
     let files = files_below(&report_dir);
-    for name in ["junit.xml", "report.json"] {
+    for name in [
+        "junit.xml",
+        "report.json",
+        "summary.md",
+        "report.html",
+        "fragments/run.json",
+        "merged/report.html",
+    ] {
         assert!(
             files.iter().any(|f| f.ends_with(name)),
             "{name} was not written: {files:?}\n{stderr}"

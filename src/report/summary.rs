@@ -1,0 +1,145 @@
+//! `summary.md`: the run for a CI job summary: the verdict in one line, totals, what fails the
+//! run first (with the first line of each failure), expected failures with their tickets, what
+//! was not run and why, and the coverage matrix. Appended to `$GITHUB_STEP_SUMMARY` when set.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use crate::redact::Secrets;
+
+use super::Kind;
+use super::json::{CaseRecord, Document};
+
+/// Markdown text: `|` and line breaks in a table cell or list item made harmless.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn first_line(c: &CaseRecord) -> String {
+    let text = c.message.as_deref().unwrap_or_default();
+    md(text.lines().next().unwrap_or_default())
+}
+
+/// The Markdown text.
+pub fn render(doc: &Document, secrets: &Secrets) -> String {
+    let n = |k: Kind| doc.summary.get(k.as_str()).copied().unwrap_or(0);
+    let total: usize = doc.summary.values().sum();
+    let failing: Vec<&CaseRecord> = doc
+        .cases
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.outcome,
+                Kind::Failed | Kind::UnexpectedPass | Kind::InvalidCase
+            )
+        })
+        .collect();
+    let mut out = format!("# errcontract: {}\n\n", md(&doc.target));
+    if failing.is_empty() {
+        let _ = writeln!(out, "**The contract held**: no case of {total} failed.\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "**{} of {total} cases fail the run.**\n",
+            failing.len()
+        );
+    }
+    out.push_str("| verdict | cases |\n|---|---:|\n");
+    for kind in Kind::ALL {
+        if n(kind) > 0 {
+            let _ = writeln!(out, "| {} | {} |", kind.as_str().replace('_', " "), n(kind));
+        }
+    }
+    if !failing.is_empty() {
+        let _ = write!(out, "\n## Failures ({})\n\n", failing.len());
+        for c in &failing {
+            let _ = writeln!(
+                out,
+                "- `{}` ({}): {}",
+                c.name,
+                c.outcome.as_str().replace('_', " "),
+                first_line(c)
+            );
+        }
+    }
+    let expected: Vec<&CaseRecord> = doc
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Kind::ExpectedFailure)
+        .collect();
+    if !expected.is_empty() {
+        let _ = write!(out, "\n## Expected failures ({})\n\n", expected.len());
+        for c in expected {
+            let _ = writeln!(
+                out,
+                "- `{}`: {}",
+                c.name,
+                md(c.ticket.as_deref().unwrap_or_default())
+            );
+        }
+    }
+    let mut not_run: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &doc.cases {
+        if matches!(c.outcome, Kind::Ignored | Kind::Inconclusive) {
+            *not_run
+                .entry(c.reason.as_deref().unwrap_or("(no reason)"))
+                .or_default() += 1;
+        }
+    }
+    if !not_run.is_empty() {
+        let _ = write!(
+            out,
+            "\n## Not run or not concluded ({})\n\n",
+            not_run.values().sum::<usize>()
+        );
+        for (why, count) in not_run {
+            let _ = writeln!(out, "- {count} × {}", md(why));
+        }
+    }
+    let m = &doc.coverage;
+    out.push_str("\n## Coverage: error codes by endpoint\n\n");
+    out.push_str("Responses with each code in cases that held / broke the contract; **gap**: a case expected the code and it never came.\n\n| endpoint |");
+    for code in &m.codes {
+        let _ = write!(out, " `{code}` |");
+    }
+    out.push_str("\n|---|");
+    for _ in &m.codes {
+        out.push_str("---:|");
+    }
+    out.push('\n');
+    for (label, cells) in &m.rows {
+        if cells.is_empty() && label == super::OTHER {
+            continue;
+        }
+        let _ = write!(out, "| `{}` |", md(label));
+        for code in &m.codes {
+            let text = match cells.get(code) {
+                None => "·".to_string(),
+                Some(c) if c.held == 0 && c.broken == 0 && c.missing > 0 => "**gap**".into(),
+                Some(c) if c.broken == 0 => c.held.to_string(),
+                Some(c) => format!("{}/{} ✗", c.held, c.broken),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+    secrets.redact(&out)
+}
+
+/// Write `summary.md` into `dir`, and append it to `$GITHUB_STEP_SUMMARY` when that is set.
+pub fn write(dir: &Path, doc: &Document, secrets: &Secrets) -> std::io::Result<PathBuf> {
+    let path = dir.join("summary.md");
+    let text = render(doc, secrets);
+    std::fs::write(&path, &text)?;
+    if let Some(step_summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(step_summary)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+    }
+    Ok(path)
+}
