@@ -244,7 +244,14 @@ pub fn write_fragment(
 /// there. Asked before anything is sent, so a run never ends having tested and told no one.
 pub fn check_writable(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let probe = dir.join(".errcontract-write-check");
+    // One name per process: nextest runs many at once into the same directory.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let probe = dir.join(format!(
+        ".errcontract-write-check-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)
 }
