@@ -217,8 +217,8 @@ fn finish(
     exit::code(if failed { exit::FAILED } else { exit::OK })
 }
 
-/// The cases to run: every file below the cases directory, or with `--exact case::x` just that
-/// file (nextest runs one process per case).
+/// The cases to run: every file below the cases directory and the cases its templates derive,
+/// or with `--exact case::x` just that file (nextest runs one process per case).
 fn discover(
     args: &Arguments,
     settings: &Settings,
@@ -229,7 +229,7 @@ fn discover(
         .filter
         .as_deref()
         .filter(|f| args.exact && f.starts_with(TRIAL_PREFIX) && args.skip.is_empty());
-    let loaded = match exact {
+    let mut loaded = match exact {
         Some(name) => {
             let file = case::file_of(root, name);
             let files = if file.is_file() { vec![file] } else { vec![] };
@@ -242,6 +242,16 @@ fn discover(
             )
         })?,
     };
+    if exact.is_none() {
+        let derived = case::derive_all(root, contract).map_err(|e| {
+            SetupError::new(
+                format!("cannot read the templates below {}: {e}", root.display()),
+                "point ERRCONTRACT_CASES at a directory of case files",
+            )
+        })?;
+        loaded.cases.extend(derived.cases);
+        loaded.broken.extend(derived.broken);
+    }
     if !loaded.cases.is_empty() || !loaded.broken.is_empty() {
         return Ok(loaded);
     }

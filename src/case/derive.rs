@@ -1,0 +1,562 @@
+//! Derived cases: from a template's valid request, one case per single fault (each required
+//! parameter dropped; each wrong JSON type; each length, item count, model list or named
+//! invalid value broken; each unknown field; each bad credential) and one per precedence rule,
+//! each expecting the code `schemas/faults.json` gives its kind. A derived case is an ordinary
+//! case file in memory: it is parsed and linted like one, so it runs through the same
+//! pipeline and `errcontract derive` can print it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::contract::Contract;
+use crate::locate::{self, SourceMap};
+
+use super::discover::{Broken, Loaded, case_name, derivation_inputs};
+use super::error::{CaseError, CaseErrors};
+use super::load::parse;
+use super::model::{Case, Derived};
+use super::models::Models;
+use super::template::{
+    JsonType, Param, Place, Segment, TEMPLATE_SUFFIX, Template, load_template, pointer_of,
+    segments, template_name,
+};
+
+/// Which code of `faults.json` a fault expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Missing,
+    Invalid,
+    Auth,
+}
+
+/// One change to the valid request.
+#[derive(Debug, Clone)]
+enum Change {
+    /// Leave the parameter out.
+    Remove(Place, Vec<Segment>),
+    /// Send this value for it.
+    Set(Place, Vec<Segment>, Value),
+    /// Send these credentials.
+    Auth(Value),
+}
+
+/// One fault of a template.
+#[derive(Debug, Clone)]
+struct Fault {
+    /// `drop/prompt`.
+    name: String,
+    /// ``dropped `prompt` ``.
+    words: String,
+    /// What it touches (a parameter's name, or `auth`), so a rule pairs two different things.
+    touches: String,
+    changes: Vec<Change>,
+    kind: Kind,
+    /// The `param` the error must name (`None`: null).
+    param: Option<String>,
+}
+
+/// The bad credentials every template derives: name, `auth` value, words.
+const AUTH_VARIANTS: &[(&str, &str, &str)] = &[
+    ("none", r#""none""#, "sent no Authorization header"),
+    (
+        "empty_bearer",
+        r#"{"authorization": "Bearer "}"#,
+        "sent `Bearer ` with no token",
+    ),
+    (
+        "wrong_scheme",
+        r#"{"authorization": "Basic c2tfZXJyY29udHJhY3Q6bm90LWEta2V5"}"#,
+        "sent Basic credentials instead of a bearer token",
+    ),
+    (
+        "malformed",
+        r#""malformed""#,
+        "sent a bearer token that is not an `sk_` key",
+    ),
+    (
+        "unknown_key",
+        r#"{"authorization": "Bearer sk_errcontract_no_such_key_0000000000000000"}"#,
+        "sent an `sk_` key the target does not know",
+    ),
+    ("revoked", r#""revoked""#, "sent a revoked key"),
+];
+
+/// The field name an unknown-field trial adds.
+const UNKNOWN_FIELD: &str = "errcontract_unknown";
+
+/// A value of each JSON type but `own`, for wrong-type trials, in the order they are derived.
+/// null is never a valid value; an integer parameter refuses a fraction.
+fn wrong_types(own: JsonType) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    if own != JsonType::String {
+        out.push(("string", json!("errcontract")));
+    }
+    match own {
+        JsonType::Integer => out.push(("number", json!(4.5))),
+        JsonType::Number => {}
+        _ => out.push(("number", json!(42))),
+    }
+    if own != JsonType::Boolean {
+        out.push(("boolean", json!(true)));
+    }
+    out.push(("null", Value::Null));
+    if own != JsonType::Array {
+        out.push(("array", json!([])));
+    }
+    if own != JsonType::Object {
+        out.push(("object", json!({})));
+    }
+    out
+}
+
+fn article(type_name: &str) -> &'static str {
+    match type_name {
+        "array" | "object" | "integer" => "an",
+        "null" => "",
+        _ => "a",
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Every single fault of one parameter.
+fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault> {
+    let segs = segments(name);
+    let invalid = |fault: String, words: String, v: Value| Fault {
+        name: fault,
+        words,
+        touches: name.to_string(),
+        changes: vec![Change::Set(p.place, segs.clone(), v)],
+        kind: Kind::Invalid,
+        param: Some(name.to_string()),
+    };
+    let mut out = Vec::new();
+    if p.required {
+        out.push(Fault {
+            name: format!("drop/{name}"),
+            words: format!("dropped `{name}`"),
+            touches: name.to_string(),
+            changes: vec![Change::Remove(p.place, segs.clone())],
+            kind: Kind::Missing,
+            param: Some(name.to_string()),
+        });
+    }
+    if let (Some(own), Place::Json) = (p.kind, p.place) {
+        for (type_name, v) in wrong_types(own) {
+            let a = article(type_name);
+            let sep = if a.is_empty() { "" } else { " " };
+            out.push(invalid(
+                format!("type/{name}/{type_name}"),
+                format!("sent `{name}` as {a}{sep}{type_name} ({})", short(&v)),
+                v,
+            ));
+        }
+    }
+    if let Some(min) = p.min_length {
+        let v = json!("a".repeat(min - 1));
+        out.push(invalid(
+            format!("too_short/{name}"),
+            format!(
+                "sent `{name}` {} characters long, under its minimum of {min}",
+                min - 1
+            ),
+            v,
+        ));
+    }
+    if let Some(max) = p.max_length {
+        out.push(invalid(
+            format!("too_long/{name}"),
+            format!(
+                "sent `{name}` {} characters long, over its maximum of {max}",
+                max + 1
+            ),
+            json!("a".repeat(max + 1)),
+        ));
+    }
+    if let (Some(max), Some(first)) = (p.max_items, value.as_array().and_then(|a| a.first())) {
+        out.push(invalid(
+            format!("too_many/{name}"),
+            format!(
+                "sent {} items in `{name}`, over its maximum of {max}",
+                max + 1
+            ),
+            Value::Array(vec![first.clone(); max + 1]),
+        ));
+    }
+    if let (Some(list), Some((model, others))) = (p.model_values, &t.model) {
+        let own = model.list(list);
+        let elsewhere = others
+            .iter()
+            .flat_map(|o| o.list(list).iter())
+            .find(|v| !own.contains(v));
+        if let Some(v) = elsewhere {
+            out.push(invalid(
+                format!("unsupported/{name}"),
+                format!(
+                    "sent `{name}` {}, which another model takes but `{}` does not",
+                    short(v),
+                    model.id
+                ),
+                v.clone(),
+            ));
+        }
+    }
+    for (label, v) in &p.invalid {
+        out.push(invalid(
+            format!("invalid/{name}/{label}"),
+            format!("sent `{name}` {} ({})", short(v), label.replace('_', " ")),
+            v.clone(),
+        ));
+    }
+    out
+}
+
+/// Every single fault of a template, in file order.
+fn single_faults(t: &Template) -> Vec<Fault> {
+    let mut out = Vec::new();
+    for (name, p) in &t.params {
+        if let Some(value) = t.value(name, p) {
+            out.extend(param_faults(t, name, p, value));
+        }
+    }
+    for object in &t.unknown_fields {
+        let param = if object.is_empty() {
+            UNKNOWN_FIELD.to_string()
+        } else {
+            format!("{object}.{UNKNOWN_FIELD}")
+        };
+        out.push(Fault {
+            name: format!("unknown/{param}"),
+            words: format!("sent the unknown field `{param}`"),
+            touches: param.clone(),
+            changes: vec![Change::Set(Place::Json, segments(&param), json!(true))],
+            kind: Kind::Invalid,
+            param: Some(param),
+        });
+    }
+    if t.auth {
+        for (variant, auth, words) in AUTH_VARIANTS {
+            out.push(Fault {
+                name: format!("auth/{variant}"),
+                words: (*words).to_string(),
+                touches: "auth".into(),
+                // The table's own literals: they parse.
+                changes: vec![Change::Auth(
+                    serde_json::from_str(auth).unwrap_or(Value::Null),
+                )],
+                kind: Kind::Auth,
+                param: None,
+            });
+        }
+    }
+    out
+}
+
+/// The precedence faults (two changes each), or the rules that name no fault of the template.
+fn precedence_faults(t: &Template, singles: &[Fault]) -> Result<Vec<Fault>, Vec<Problem>> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let find = |name: &str| singles.iter().find(|f| f.name == name);
+    for (i, rule) in t.precedence.iter().enumerate() {
+        let (first, then) = (find(&rule.first), find(&rule.then));
+        for (field, name, found) in [("first", &rule.first, first), ("then", &rule.then, then)] {
+            if found.is_none() {
+                problems.push(Problem {
+                    pointer: format!("/precedence/{i}/{field}"),
+                    message: format!("`{name}` is not a fault this template derives"),
+                    help: Some(
+                        "name a derived fault, as `errcontract derive` lists them: auth/none, drop/prompt, ..."
+                            .into(),
+                    ),
+                });
+            }
+        }
+        let (Some(first), Some(then)) = (first, then) else {
+            continue;
+        };
+        if first.touches == then.touches {
+            problems.push(Problem {
+                pointer: format!("/precedence/{i}"),
+                message: format!(
+                    "`{}` and `{}` change the same thing ({})",
+                    first.name, then.name, first.touches
+                ),
+                help: Some("a precedence rule pairs faults of two different parameters".into()),
+            });
+            continue;
+        }
+        let mut changes = then.changes.clone();
+        changes.extend(first.changes.iter().cloned());
+        out.push(Fault {
+            name: format!("precedence/{}/before/{}", first.name, then.name),
+            words: format!(
+                "{} and {}: the first must be reported",
+                first.words, then.words
+            ),
+            touches: first.touches.clone(),
+            changes,
+            kind: first.kind,
+            param: first.param.clone(),
+        });
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+struct Problem {
+    pointer: String,
+    message: String,
+    help: Option<String>,
+}
+
+fn apply(request: &mut Map<String, Value>, change: &Change) {
+    match change {
+        Change::Auth(auth) => {
+            request.insert("auth".into(), auth.clone());
+        }
+        Change::Remove(Place::Query, segs) | Change::Set(Place::Query, segs, _) => {
+            let Some(Segment::Key(name)) = segs.first() else {
+                return;
+            };
+            let query = request
+                .entry("query")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(q) = query.as_object_mut() {
+                match change {
+                    Change::Set(_, _, v) => {
+                        q.insert(name.clone(), v.clone());
+                    }
+                    _ => {
+                        q.remove(name);
+                    }
+                }
+            }
+        }
+        Change::Remove(Place::Json, segs) | Change::Set(Place::Json, segs, _) => {
+            let Some((last, parent)) = segs.split_last() else {
+                return;
+            };
+            let Some(body) = request.get_mut("json") else {
+                return;
+            };
+            let Some(parent) = body.pointer_mut(&pointer_of(parent)) else {
+                return;
+            };
+            match (parent, last, change) {
+                (Value::Object(o), Segment::Key(k), Change::Set(_, _, v)) => {
+                    o.insert(k.clone(), v.clone());
+                }
+                (Value::Object(o), Segment::Key(k), _) => {
+                    o.shift_remove(k);
+                }
+                (Value::Array(a), Segment::Index(i), Change::Set(_, _, v)) if *i < a.len() => {
+                    a[*i] = v.clone();
+                }
+                (Value::Array(a), Segment::Index(i), _) if *i < a.len() => {
+                    a.remove(*i);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A derived case file's text and what it injects.
+#[derive(Debug, Clone)]
+pub struct DerivedFile {
+    /// `images/generations/drop/prompt`: the case's name (and its path below an output
+    /// directory, plus `.json`).
+    pub name: String,
+    /// The case file, as `errcontract derive` prints it.
+    pub text: String,
+    /// The fault.
+    pub derived: Derived,
+}
+
+/// The case file of one fault.
+fn case_file(t: &Template, fault: &Fault, contract: &Contract) -> DerivedFile {
+    let mut request = t.request.clone();
+    for change in &fault.changes {
+        apply(&mut request, change);
+    }
+    let code = match fault.kind {
+        Kind::Missing => &contract.faults.missing,
+        Kind::Invalid => &contract.faults.invalid,
+        Kind::Auth => &contract.faults.auth,
+    };
+    let status = contract.table.status_of(code).unwrap_or(0);
+    let mut tags = t.tags.clone();
+    for tag in ["derived", code.as_str()] {
+        if !tags.iter().any(|x| x == tag) {
+            tags.push(tag.to_string());
+        }
+    }
+    let mut case = Map::new();
+    case.insert(
+        "description".into(),
+        json!(format!(
+            "{} (derived from {}: {})",
+            capitalised(&fault.words),
+            t.name,
+            t.description
+        )),
+    );
+    if let Some(see) = &t.see {
+        case.insert("see".into(), json!(see));
+    }
+    case.insert("tags".into(), json!(tags));
+    if !t.requires.is_empty() {
+        let requires: Vec<Value> = t
+            .requires
+            .iter()
+            .map(|r| match r {
+                super::model::Requirement::Role(r) => json!(r.as_str()),
+                super::model::Requirement::Feature(f) => json!(f.as_str()),
+            })
+            .collect();
+        case.insert("requires".into(), Value::Array(requires));
+    }
+    if t.billable_if_accepted {
+        case.insert("billable_if_accepted".into(), json!(true));
+    }
+    case.insert("request".into(), Value::Object(request));
+    case.insert(
+        "expect".into(),
+        json!({ "status": status, "code": code, "param": fault.param }),
+    );
+    let text = serde_json::to_string_pretty(&Value::Object(case)).unwrap_or_default() + "\n";
+    DerivedFile {
+        name: format!("{}/{}", t.name, fault.name),
+        text,
+        derived: Derived {
+            template: t.path.clone(),
+            fault: fault.name.clone(),
+            words: fault.words.clone(),
+        },
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Every case file a loaded template derives, in file order.
+pub fn derive_files(t: &Template, contract: &Contract) -> Result<Vec<DerivedFile>, CaseErrors> {
+    let singles = single_faults(t);
+    let pairs = precedence_faults(t, &singles).map_err(|problems| {
+        let map = SourceMap::new(t.text.clone());
+        CaseErrors(
+            problems
+                .into_iter()
+                .map(|p| CaseError {
+                    path: t.path.clone(),
+                    at: map.value_at(&p.pointer),
+                    pointer: p.pointer,
+                    message: p.message,
+                    help: p.help,
+                })
+                .collect(),
+        )
+    })?;
+    Ok(singles
+        .iter()
+        .chain(&pairs)
+        .map(|f| case_file(t, f, contract))
+        .collect())
+}
+
+/// The derived cases of a loaded template, each parsed and linted like a case file.
+fn derived_cases(t: &Template, contract: &Contract) -> Result<Vec<Case>, CaseErrors> {
+    let files = derive_files(t, contract)?;
+    let mut cases = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
+    for file in files {
+        match parse(file.name.clone(), &t.path, file.text.as_bytes(), contract) {
+            Ok(mut case) => {
+                case.derived = Some(Arc::new(file.derived));
+                cases.push(case);
+            }
+            // A template the rules let through derives clean cases; say which one did not.
+            Err(e) => errors.extend(e.0.into_iter().map(|mut err| {
+                err.message = format!("the derived case {}: {}", file.name, err.message);
+                err.at = locate::LineCol { line: 1, column: 1 };
+                err.path = t.path.clone();
+                err
+            })),
+        }
+    }
+    if errors.is_empty() {
+        Ok(cases)
+    } else {
+        Err(CaseErrors(errors))
+    }
+}
+
+/// Load one template (with the model lists below `root`) and derive its case files.
+pub fn derive_template(
+    root: &Path,
+    path: &Path,
+    contract: &Contract,
+) -> Result<Vec<DerivedFile>, CaseErrors> {
+    let models = Models::load(root)?;
+    let template = load_template(root, path, contract, &models)?;
+    derive_files(&template, contract)
+}
+
+/// Every template below `root`, loaded and derived: the derived cases, sorted by name, and the
+/// templates (or model lists) that did not load, each one failed trial.
+pub fn derive_all(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let templates = derivation_inputs(root, TEMPLATE_SUFFIX)?;
+    if templates.is_empty() {
+        return Ok(loaded);
+    }
+    let models = match Models::load(root) {
+        Ok(m) => m,
+        Err(errors) => {
+            let path = errors
+                .0
+                .first()
+                .map(|e| e.path.clone())
+                .unwrap_or_else(|| root.to_path_buf());
+            loaded.broken.push(Broken {
+                name: case_name(root, &path),
+                template: true,
+                path,
+                errors,
+            });
+            return Ok(loaded);
+        }
+    };
+    for path in templates {
+        match load_template(root, &path, contract, &models)
+            .and_then(|t| derived_cases(&t, contract))
+        {
+            Ok(cases) => loaded.cases.extend(cases.into_iter().map(Arc::new)),
+            Err(errors) => loaded.broken.push(Broken {
+                name: template_name(root, &path),
+                template: true,
+                path,
+                errors,
+            }),
+        }
+    }
+    loaded.cases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(loaded)
+}
