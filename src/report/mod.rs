@@ -2,6 +2,7 @@
 //! the not-run summary, `junit.xml` and `report.json`. Reports read results; none rebuilds a
 //! request or re-runs a check. Every string written is redacted first.
 
+mod blame;
 mod coverage;
 mod failure;
 mod json;

@@ -1,0 +1,341 @@
+//! Templates and derived cases as a user meets them: the trials `cargo test --test contract`
+//! lists and runs, `errcontract derive` (its output lints clean), a broken template failing
+//! only its own trial at file:line:column, and the one-line blame when a target answers a
+//! derived fault with another, well-formed error.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support;
+
+fn cases() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+fn errcontract(args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ERRCONTRACT_BASE_URL")
+        .env_remove("ERRCONTRACT_CASES");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_templates_derive_at_least_150_distinct_trials_over_every_endpoint() {
+    let out = errcontract(&["run", "--list", "--format", "terse"], &[])
+        .output()
+        .expect("errcontract runs");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let derived: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .filter(|n| n.starts_with("derived::"))
+        .collect();
+    let distinct: BTreeSet<&str> = derived.iter().copied().collect();
+    assert_eq!(distinct.len(), derived.len(), "derived names are unique");
+    assert!(
+        distinct.len() >= 150,
+        "only {} derived trials:\n{stdout}",
+        distinct.len()
+    );
+    for name in [
+        "derived::images/generations/drop/prompt",
+        "derived::images/generations/type/prompt/number",
+        "derived::images/generations/invalid/images[0].url/http",
+        "derived::images/generations/unknown/images[0].errcontract_unknown",
+        "derived::images/generations/auth/revoked",
+        "derived::images/generations/precedence/drop/prompt/before/unsupported/resolution",
+        "derived::billing/costs/drop/start",
+    ] {
+        assert!(distinct.contains(name), "{name} is not listed");
+    }
+    // Every endpoint of the coverage matrix has a template.
+    let contract = support::contract();
+    let loaded = errcontract::case::derive_all(&cases(), &contract).expect("templates load");
+    assert!(loaded.broken.is_empty(), "{:?}", loaded.broken);
+    for endpoint in &contract.endpoints {
+        assert!(
+            loaded.cases.iter().any(|c| {
+                let r = &c.steps[0].1.request;
+                endpoint.matches(r.method.as_str(), &r.path)
+            }),
+            "no template for {}",
+            endpoint.label()
+        );
+    }
+}
+
+#[test]
+fn derive_prints_case_files_that_lint_clean() {
+    let template = "cases/images/generations.template.json";
+    let out = errcontract(&["derive", template], &[])
+        .output()
+        .expect("errcontract runs");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let printed: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("a stream of JSON case files");
+    assert!(printed.len() > 50, "{} cases printed", printed.len());
+    assert!(
+        stderr.contains(&format!("{} cases derived from {template}", printed.len())),
+        "{stderr}"
+    );
+    let dropped = printed
+        .iter()
+        .find(|c| c["expect"]["code"] == "parameter_missing" && c["expect"]["param"] == "prompt")
+        .expect("the dropped prompt is among them");
+    assert!(dropped["request"]["json"].get("prompt").is_none());
+    assert_eq!(dropped["request"]["json"]["model"], "seedream-5-lite");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().to_str().expect("utf-8");
+    let written = errcontract(&["derive", template, "--out", out_dir], &[])
+        .output()
+        .expect("errcontract runs");
+    assert!(written.status.success(), "{}", text(&written).1);
+    assert!(
+        dir.path()
+            .join("images/generations/drop/prompt.json")
+            .is_file()
+    );
+    let lint = errcontract(&["lint", out_dir], &[])
+        .output()
+        .expect("errcontract runs");
+    let (lint_out, _) = text(&lint);
+    assert!(lint.status.success(), "{lint_out}");
+    assert!(
+        lint_out.contains(&format!(
+            "{n} case files checked: {n} clean, 0 problems",
+            n = printed.len()
+        )),
+        "{lint_out}"
+    );
+}
+
+const BROKEN_TEMPLATE: &str = r#"{
+  "description": "a balance",
+  "tags": ["billing"],
+  "request": { "method": "GET", "path": "/v2/billing/balance" },
+  "params": {
+    "currency": { "in": "query", "required": true, "type": "string" }
+  }
+}
+"#;
+
+const BROKEN_RULE: &str = r#"{
+  "description": "a model",
+  "tags": ["models"],
+  "request": { "method": "GET", "path": "/v2/models/seedream-5-lite" },
+  "params": {},
+  "precedence": [{ "first": "auth/none", "then": "drop/nothing" }]
+}
+"#;
+
+#[test]
+fn a_broken_template_fails_only_its_own_trial_at_file_line_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let routing = dir.path().join("routing");
+    std::fs::create_dir_all(&routing).expect("mkdir");
+    std::fs::write(
+        routing.join("unknown-path.json"),
+        support::UNKNOWN_PATH_CASE,
+    )
+    .expect("write");
+    let billing = dir.path().join("billing");
+    std::fs::create_dir_all(&billing).expect("mkdir");
+    std::fs::write(billing.join("balance.template.json"), BROKEN_TEMPLATE).expect("write");
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).expect("mkdir");
+    std::fs::write(models.join("retrieve.template.json"), BROKEN_RULE).expect("write");
+    let cases_dir = dir.path().to_str().expect("utf-8");
+
+    let lint = errcontract(&["lint", cases_dir], &[])
+        .output()
+        .expect("errcontract runs");
+    let (lint_out, _) = text(&lint);
+    assert_eq!(
+        lint.status.code(),
+        Some(i32::from(errcontract::exit::INVALID_CASES))
+    );
+    for (file, at, says) in [
+        (
+            billing.join("balance.template.json"),
+            "6:17",
+            "params.currency: `currency` is not in the request's query",
+        ),
+        (
+            models.join("retrieve.template.json"),
+            "6:50",
+            "precedence.0.then: `drop/nothing` is not a fault this template derives",
+        ),
+    ] {
+        let line = format!("{}:{at}: {says}", file.display());
+        assert!(lint_out.contains(&line), "{line}\nnot in:\n{lint_out}");
+    }
+    assert!(
+        lint_out.contains("3 case files checked: 1 clean, 2 problems"),
+        "{lint_out}"
+    );
+
+    let run = errcontract(&["run"], &[("ERRCONTRACT_CASES", cases_dir)])
+        .output()
+        .expect("errcontract runs");
+    let (run_out, _) = text(&run);
+    assert!(!run.status.success());
+    let verdict = |trial: &str| {
+        run_out
+            .lines()
+            .find(|l| l.starts_with(&format!("test {trial} ")))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(verdict("derived::billing/balance"), "FAILED", "{run_out}");
+    assert_eq!(verdict("derived::models/retrieve"), "FAILED", "{run_out}");
+    assert_eq!(verdict("case::routing/unknown-path"), "ok", "{run_out}");
+}
+
+/// A target that answers every image generation with a well-formed 400 naming `param` and `code`.
+async fn blaming_target(code: &str, param: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/images/generations"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": {
+                "message": "Something is wrong with the request.",
+                "type": "invalid_request_error",
+                "param": param,
+                "code": code
+            }
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn run_one(server: &MockServer, trial: &str) -> (Output, String) {
+    let mut cmd = errcontract(
+        &["run", "--exact", trial],
+        &[
+            ("ERRCONTRACT_BASE_URL", &server.uri()),
+            ("ERRCONTRACT_API_KEY", support::VALID_KEY),
+            ("ERRCONTRACT_ALLOW_BILLABLE", "1"),
+            ("ERRCONTRACT_RPS", "0"),
+        ],
+    );
+    cmd.env("ERRCONTRACT_CASES", cases());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the run's thread")
+        .expect("errcontract runs");
+    let stdout = text(&out).0;
+    (out, stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_derived_fault_blamed_on_another_parameter_says_so_in_one_line() {
+    let server = blaming_target("parameter_missing", "model").await;
+    let (out, stdout) = run_one(&server, "derived::images/generations/drop/prompt").await;
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(errcontract::exit::FAILED)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n  dropped `prompt`: the target blamed `model`\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "derived from cases/images/generations.template.json (drop/prompt); print it with: errcontract derive cases/images/generations.template.json"
+        ),
+        "{stdout}"
+    );
+    // The exact request it sent: the curl has the body without the prompt.
+    let received = server.received_requests().await.unwrap_or_default();
+    let body: Value = serde_json::from_slice(&received[0].body).expect("a JSON body");
+    assert!(body.get("prompt").is_none() && body["model"] == "seedream-5-lite");
+    assert!(stdout.contains("curl "), "{stdout}");
+    assert!(!stdout.contains(support::VALID_KEY), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_derived_fault_answered_with_another_code_says_so_in_one_line() {
+    let server = blaming_target("invalid_parameter", "prompt").await;
+    let (_, stdout) = run_one(&server, "derived::images/generations/drop/prompt").await;
+    assert!(
+        stdout.contains(
+            "dropped `prompt`: the target answered `invalid_parameter` instead of `parameter_missing`"
+        ),
+        "{stdout}"
+    );
+    let (_, stdout) = run_one(&server, "derived::images/generations/type/model/number").await;
+    assert!(
+        stdout.contains("sent `model` as a number (42): the target blamed `prompt`"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derived_trials_keep_the_preconditions_of_hand_written_cases() {
+    let server = blaming_target("invalid_api_key", "model").await;
+    let mut cmd = errcontract(
+        &["run", "derived::images/generations/auth/"],
+        &[
+            ("ERRCONTRACT_BASE_URL", &server.uri()),
+            ("ERRCONTRACT_API_KEY", support::VALID_KEY),
+            ("ERRCONTRACT_RPS", "0"),
+        ],
+    );
+    cmd.env("ERRCONTRACT_CASES", cases());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the run's thread")
+        .expect("errcontract runs");
+    let stdout = text(&out).0;
+    // Without ERRCONTRACT_ALLOW_BILLABLE nothing that could bill is sent.
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let line = |trial: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("test {trial} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("derived::images/generations/auth/revoked")
+            .ends_with("ignored (needs a revoked key: set ERRCONTRACT_REVOKED_API_KEY)"),
+        "{stdout}"
+    );
+    assert!(
+        line("derived::images/generations/auth/none").contains(
+            "ignored (billable if the target wrongly accepts it: set ERRCONTRACT_ALLOW_BILLABLE=1"
+        ),
+        "{stdout}"
+    );
+}
