@@ -436,6 +436,7 @@ fn case_trial(
         let ran = result.steps.iter().any(|s| s.requests > 0);
         let mut c = lock(&collected);
         c.matrix.add(&result);
+        c.matrix.add_derived(case, &result);
         c.sent |= ran;
         c.entries.push(Entry::of(
             case.trial_name(),

@@ -51,6 +51,8 @@ struct Fault {
     words: String,
     /// What it touches (a parameter's name, or `auth`), so a rule pairs two different things.
     touches: String,
+    /// Everything it touches (two for a precedence fault).
+    faulted: Vec<String>,
     changes: Vec<Change>,
     kind: Kind,
     /// The `param` the error must name (`None`: null).
@@ -135,6 +137,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
         name: fault,
         words,
         touches: name.to_string(),
+        faulted: vec![name.to_string()],
         changes: vec![Change::Set(p.place, segs.clone(), v)],
         kind: Kind::Invalid,
         param: Some(name.to_string()),
@@ -145,6 +148,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
             name: format!("drop/{name}"),
             words: format!("dropped `{name}`"),
             touches: name.to_string(),
+            faulted: vec![name.to_string()],
             changes: vec![Change::Remove(p.place, segs.clone())],
             kind: Kind::Missing,
             param: Some(name.to_string()),
@@ -238,6 +242,7 @@ fn single_faults(t: &Template) -> Vec<Fault> {
             name: format!("unknown/{param}"),
             words: format!("sent the unknown field `{param}`"),
             touches: param.clone(),
+            faulted: vec![param.clone()],
             changes: vec![Change::Set(Place::Json, segments(&param), json!(true))],
             kind: Kind::Invalid,
             param: Some(param),
@@ -249,6 +254,7 @@ fn single_faults(t: &Template) -> Vec<Fault> {
                 name: format!("auth/{variant}"),
                 words: (*words).to_string(),
                 touches: "auth".into(),
+                faulted: vec!["auth".into()],
                 // The table's own literals: they parse.
                 changes: vec![Change::Auth(
                     serde_json::from_str(auth).unwrap_or(Value::Null),
@@ -303,6 +309,7 @@ fn precedence_faults(t: &Template, singles: &[Fault]) -> Result<Vec<Fault>, Vec<
                 first.words, then.words
             ),
             touches: first.touches.clone(),
+            faulted: vec![first.touches.clone(), then.touches.clone()],
             changes,
             kind: first.kind,
             param: first.param.clone(),
@@ -444,6 +451,7 @@ fn case_file(t: &Template, fault: &Fault, contract: &Contract) -> DerivedFile {
             template: t.path.clone(),
             fault: fault.name.clone(),
             words: fault.words.clone(),
+            faulted: fault.faulted.clone(),
         },
     }
 }

@@ -375,6 +375,8 @@ pub struct Derived {
     pub fault: String,
     /// The fault in words: ``dropped `prompt` ``.
     pub words: String,
+    /// The parameters it faults (`auth` for the credentials), for the coverage matrix.
+    pub faulted: Vec<String>,
 }
 
 impl Case {

@@ -5,6 +5,7 @@
 mod blame;
 mod coverage;
 mod failure;
+mod faulted;
 mod json;
 mod junit;
 mod not_run;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use coverage::{Cell, Matrix, OTHER};
 pub use failure::failure;
+pub use faulted::FaultedRow;
 pub use not_run::summary as not_run_summary;
 
 use crate::check::Finding;
