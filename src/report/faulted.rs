@@ -89,7 +89,7 @@ mod tests {
         assert_eq!(
             text,
             "derived trials (held / broke the contract) and the parameters they faulted, by endpoint:\n  \
-             POST /v2/images/generations     2/1✗  auth, model, prompt\n  \
+             POST /v2/images/generations    2/1✗  auth, model, prompt\n  \
              3 derived trials: 2 held, 1 broke the contract\n"
         );
     }
