@@ -85,6 +85,25 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
                 "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
             )
         })?;
+    let mut loaded = loaded;
+    let models = crate::model_lookup::refresh(
+        &mut loaded,
+        &settings.cases_dir,
+        &contract,
+        &probe,
+        &target,
+        settings.rps,
+    );
+    match runtime.block_on(models) {
+        Ok(Some(line)) => say(args, &format!("{line}\n")),
+        Ok(None) => {}
+        Err(e) => {
+            return Err(SetupError::new(
+                format!("cannot read the templates: {e}"),
+                "",
+            ));
+        }
+    }
     let target = Arc::new(target);
     let (trials, jobs, collected) = plan(args, loaded, &target, &contract);
     let runner = Runner::new(probe, contract, (*target).clone(), settings.clone());

@@ -11,6 +11,7 @@ pub mod contract;
 pub mod exit;
 pub mod harness;
 pub mod locate;
+pub mod model_lookup;
 pub mod pattern;
 pub mod probe;
 pub mod redact;

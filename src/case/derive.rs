@@ -527,34 +527,62 @@ pub fn derive_template(
     derive_files(&template, contract)
 }
 
-/// Every template below `root`, loaded and derived: the derived cases, sorted by name, and the
-/// templates (or model lists) that did not load, each one failed trial.
+/// Every template below `root`, loaded and derived with the model lists below `root`: the
+/// derived cases, sorted by name, and the templates (or model lists) that did not load, each
+/// one failed trial.
 pub fn derive_all(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
-    let mut loaded = Loaded::default();
-    let templates = derivation_inputs(root, TEMPLATE_SUFFIX)?;
-    if templates.is_empty() {
-        return Ok(loaded);
+    if derivation_inputs(root, TEMPLATE_SUFFIX)?.is_empty() {
+        return Ok(Loaded::default());
     }
-    let models = match Models::load(root) {
-        Ok(m) => m,
+    match Models::load(root) {
+        Ok(models) => derive_all_with(root, contract, &models),
         Err(errors) => {
             let path = errors
                 .0
                 .first()
                 .map(|e| e.path.clone())
                 .unwrap_or_else(|| root.to_path_buf());
+            let mut loaded = Loaded::default();
             loaded.broken.push(Broken {
                 name: case_name(root, &path),
                 template: true,
                 path,
                 errors,
             });
-            return Ok(loaded);
+            Ok(loaded)
         }
-    };
-    for path in templates {
-        match load_template(root, &path, contract, &models)
-            .and_then(|t| derived_cases(&t, contract))
+    }
+}
+
+/// The models of `*.models.json` below `root`, when there are templates to use them (none
+/// when a model list is broken: that is reported by [`derive_all`]).
+pub fn template_models(root: &Path) -> Option<Models> {
+    let templates = derivation_inputs(root, TEMPLATE_SUFFIX).ok()?;
+    (!templates.is_empty())
+        .then(|| Models::load(root).ok())
+        .flatten()
+}
+
+/// Replace the derived cases (and broken templates) of `loaded` by those derived with `models`.
+pub fn rederive(
+    loaded: &mut Loaded,
+    root: &Path,
+    contract: &Contract,
+    models: &Models,
+) -> std::io::Result<()> {
+    let derived = derive_all_with(root, contract, models)?;
+    loaded.cases.retain(|c| c.derived.is_none());
+    loaded.broken.retain(|b| !b.template);
+    loaded.cases.extend(derived.cases);
+    loaded.broken.extend(derived.broken);
+    Ok(())
+}
+
+/// Every template below `root`, derived with these model lists.
+fn derive_all_with(root: &Path, contract: &Contract, models: &Models) -> std::io::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    for path in derivation_inputs(root, TEMPLATE_SUFFIX)? {
+        match load_template(root, &path, contract, models).and_then(|t| derived_cases(&t, contract))
         {
             Ok(cases) => loaded.cases.extend(cases.into_iter().map(Arc::new)),
             Err(errors) => loaded.broken.push(Broken {

@@ -12,11 +12,11 @@ mod models;
 mod schema;
 mod template;
 
-pub use derive::{DerivedFile, derive_all, derive_template};
+pub use derive::{DerivedFile, derive_all, derive_template, rederive, template_models};
 pub use discover::{Broken, Loaded, case_name, discover, file_of, load_all};
 pub use error::{CaseError, CaseErrors, field_name};
 pub use lint::{LintReport, collisions, lint_path, placeholders};
 pub use load::{load, parse};
 pub use model::*;
-pub use models::MODELS_SUFFIX;
+pub use models::{MODELS_SUFFIX, ModelList, ModelValues, Models};
 pub use template::{TEMPLATE_SUFFIX, template_name};

@@ -77,6 +77,17 @@ impl Models {
         self.0.get(id)
     }
 
+    /// Every model's id.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// These models, each replacing the one of its id.
+    pub fn with(mut self, models: impl IntoIterator<Item = ModelValues>) -> Models {
+        self.0.extend(models.into_iter().map(|m| (m.id.clone(), m)));
+        self
+    }
+
     /// Every model of this type.
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a ModelValues> + 'a {
         self.0.values().filter(move |m| m.kind == kind)

@@ -272,7 +272,11 @@ async fn a_derived_fault_blamed_on_another_parameter_says_so_in_one_line() {
     );
     // The exact request it sent: the curl has the body without the prompt.
     let received = server.received_requests().await.unwrap_or_default();
-    let body: Value = serde_json::from_slice(&received[0].body).expect("a JSON body");
+    let sent = received
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("the derived request was sent");
+    let body: Value = serde_json::from_slice(&sent.body).expect("a JSON body");
     assert!(body.get("prompt").is_none() && body["model"] == "seedream-5-lite");
     assert!(stdout.contains("curl "), "{stdout}");
     assert!(!stdout.contains(support::VALID_KEY), "{stdout}");
@@ -312,13 +316,11 @@ async fn derived_trials_keep_the_preconditions_of_hand_written_cases() {
         .expect("the run's thread")
         .expect("errcontract runs");
     let stdout = text(&out).0;
-    // Without ERRCONTRACT_ALLOW_BILLABLE nothing that could bill is sent.
+    // Without ERRCONTRACT_ALLOW_BILLABLE nothing that could bill is sent (the model lookups are reads).
+    let received = server.received_requests().await.unwrap_or_default();
     assert!(
-        server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
+        received.iter().all(|r| r.method.as_str() == "GET"),
+        "{received:?}"
     );
     let line = |trial: &str| {
         stdout
@@ -338,4 +340,65 @@ async fn derived_trials_keep_the_preconditions_of_hand_written_cases() {
         ),
         "{stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_values_come_from_the_targets_own_model_when_it_answers() {
+    let server = blaming_target("invalid_parameter", "resolution").await;
+    // The target's seedream-5-lite takes 1K too, so the first value another model takes and it
+    // does not is 4K (the file's list would give 1K). Other models are not found.
+    Mock::given(method("GET"))
+        .and(path("/v2/models/seedream-5-lite"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "seedream-5-lite",
+            "name": "Seedream 5.0 Lite",
+            "type": "image",
+            "created_at": "2026-02-24T00:00:00Z",
+            "supported_aspect_ratios": ["1:1"],
+            "supported_resolutions": ["2K", "1K", "3K"],
+            "supported_durations": [],
+            "supported_references": { "reference_image": 10 },
+            "supports_sound": false,
+            "pricing": { "currency": "USD", "rates": [] }
+        })))
+        .mount(&server)
+        .await;
+    let (out, stdout) = run_one(
+        &server,
+        "derived::images/generations/unsupported/resolution",
+    )
+    .await;
+    assert!(
+        stdout.contains(
+            "model values for derived cases: 1 of 8 models from the target's GET /v2/models/{model}, the rest from *.models.json"
+        ),
+        "{stdout}"
+    );
+    assert!(out.status.success(), "{stdout}");
+    let received = server.received_requests().await.unwrap_or_default();
+    let generation = received
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("the derived request was sent");
+    let body: Value = serde_json::from_slice(&generation.body).expect("a JSON body");
+    assert_eq!(body["resolution"], "4K", "{body}");
+    let lookups = received
+        .iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .count();
+    assert_eq!(lookups, 8, "one GET per model of cases/catalog.models.json");
+}
+
+#[test]
+fn list_names_the_derived_trials_without_reaching_the_target() {
+    // --list starts no server: the names come from the files alone.
+    let out = errcontract(
+        &["run", "--list", "--format", "terse"],
+        &[("ERRCONTRACT_BASE_URL", "http://127.0.0.1:9")],
+    )
+    .output()
+    .expect("errcontract runs");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("derived::images/generations/unsupported/resolution: test"));
 }
