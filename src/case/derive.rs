@@ -596,3 +596,74 @@ fn derive_all_with(root: &Path, contract: &Contract, models: &Models) -> std::io
     loaded.cases.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(loaded)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_types_are_every_other_json_type_and_null() {
+        let names = |own| {
+            wrong_types(own)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(JsonType::String),
+            ["number", "boolean", "null", "array", "object"]
+        );
+        assert_eq!(
+            names(JsonType::Integer),
+            ["string", "number", "boolean", "null", "array", "object"]
+        );
+        assert_eq!(
+            names(JsonType::Number),
+            ["string", "boolean", "null", "array", "object"]
+        );
+        let integer = wrong_types(JsonType::Integer);
+        assert_eq!(integer[1].1, json!(4.5), "an integer refuses a fraction");
+    }
+
+    #[test]
+    fn changes_drop_set_and_add_nested_and_query_values() {
+        let mut request: Map<String, Value> = serde_json::from_value(json!({
+            "method": "POST",
+            "path": "/v2/images/generations",
+            "query": { "start": "a", "end": "b" },
+            "json": { "prompt": "p", "images": [{ "url": "u", "role": "r" }] }
+        }))
+        .expect("an object");
+        apply(
+            &mut request,
+            &Change::Remove(Place::Json, segments("images[0].url")),
+        );
+        apply(
+            &mut request,
+            &Change::Set(Place::Json, segments("images[0].x"), json!(true)),
+        );
+        apply(
+            &mut request,
+            &Change::Set(Place::Json, segments("prompt"), json!(42)),
+        );
+        apply(
+            &mut request,
+            &Change::Remove(Place::Query, segments("start")),
+        );
+        apply(
+            &mut request,
+            &Change::Set(Place::Query, segments("end"), json!("05/01/2026")),
+        );
+        apply(&mut request, &Change::Auth(json!("none")));
+        assert_eq!(
+            Value::Object(request),
+            json!({
+                "method": "POST",
+                "path": "/v2/images/generations",
+                "query": { "end": "05/01/2026" },
+                "json": { "prompt": 42, "images": [{ "role": "r", "x": true }] },
+                "auth": "none"
+            })
+        );
+    }
+}

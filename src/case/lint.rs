@@ -229,7 +229,7 @@ pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport
         let root = path.parent().unwrap_or(Path::new("."));
         report.files = 1;
         let result = if path.to_string_lossy().ends_with(TEMPLATE_SUFFIX) {
-            derive_template(root, path, contract).map(|_| ())
+            derive_template(models_root(root), path, contract).map(|_| ())
         } else {
             load(root, path, contract).map(|_| ())
         };
@@ -255,6 +255,21 @@ pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport
         report.problems.extend(broken.errors.0);
     }
     Ok(report)
+}
+
+/// For one template file: the nearest directory, from its own up, that holds a `*.models.json`
+/// (the cases directory, for a template in `cases/<area>/`); its own when none does.
+fn models_root(dir: &Path) -> &Path {
+    let has_models = |d: &Path| {
+        std::fs::read_dir(d).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with(super::models::MODELS_SUFFIX)
+            })
+        })
+    };
+    dir.ancestors().find(|d| has_models(d)).unwrap_or(dir)
 }
 
 /// The rule across files: names that differ only in case collide on case-insensitive file

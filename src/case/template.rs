@@ -51,6 +51,18 @@ pub enum JsonType {
 }
 
 impl JsonType {
+    /// The type's name in templates.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Integer => "integer",
+            JsonType::Number => "number",
+            JsonType::Boolean => "boolean",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+        }
+    }
+
     /// Whether `value` is of this type.
     pub fn holds(self, value: &Value) -> bool {
         match self {
@@ -406,7 +418,10 @@ fn rules(t: &Template) -> Vec<Problem> {
         {
             out.push((
                 format!("{at}/type"),
-                format!("`{name}` is declared {kind:?} but the request sends {value}"),
+                format!(
+                    "`{name}` is declared {} but the request sends {value}",
+                    kind.as_str()
+                ),
                 None,
             ));
         }
@@ -463,4 +478,33 @@ fn rules(t: &Template) -> Vec<Problem> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_parameter_names_become_json_pointers() {
+        let segs = segments("images[0].url");
+        assert_eq!(
+            segs,
+            [
+                Segment::Key("images".into()),
+                Segment::Index(0),
+                Segment::Key("url".into())
+            ]
+        );
+        assert_eq!(pointer_of(&segs), "/images/0/url");
+        assert_eq!(pointer_of(&segments("a[1][2].b~c")), "/a/1/2/b~0c");
+        assert_eq!(pointer_of(&segments("")), "");
+    }
+
+    #[test]
+    fn json_types_hold_their_own_values_only() {
+        assert!(JsonType::Integer.holds(&serde_json::json!(5)));
+        assert!(!JsonType::Integer.holds(&serde_json::json!(5.5)));
+        assert!(JsonType::Number.holds(&serde_json::json!(5)));
+        assert!(!JsonType::String.holds(&Value::Null));
+    }
 }

@@ -196,6 +196,29 @@ fn a_broken_template_fails_only_its_own_trial_at_file_line_column() {
         "{lint_out}"
     );
 
+    let template = billing.join("balance.template.json");
+    let derive = errcontract(
+        &[
+            "derive",
+            template.to_str().expect("utf-8"),
+            "--cases",
+            cases_dir,
+        ],
+        &[],
+    )
+    .output()
+    .expect("errcontract runs");
+    let (derive_out, derive_err) = text(&derive);
+    assert_eq!(
+        derive.status.code(),
+        Some(i32::from(errcontract::exit::INVALID_CASES))
+    );
+    assert!(derive_out.is_empty(), "{derive_out}");
+    assert!(
+        derive_err.contains(&format!("{}:6:17: params.currency", template.display())),
+        "{derive_err}"
+    );
+
     let run = errcontract(&["run"], &[("ERRCONTRACT_CASES", cases_dir)])
         .output()
         .expect("errcontract runs");
@@ -401,4 +424,23 @@ fn list_names_the_derived_trials_without_reaching_the_target() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("derived::images/generations/unsupported/resolution: test"));
+}
+
+#[tokio::test]
+async fn the_failure_of_a_derived_case_is_snapshot_tested() {
+    let server = blaming_target("parameter_missing", "model").await;
+    let loaded = errcontract::case::derive_all(&cases(), &support::contract()).expect("templates");
+    let case = loaded
+        .cases
+        .iter()
+        .find(|c| c.name == "images/generations/drop/prompt")
+        .expect("the derived case");
+    let runner = support::runner(&server.uri());
+    let result = runner.run_case(case).await;
+    let message = errcontract::report::failure(case, &result, runner.target());
+    assert!(message.contains("dropped `prompt`: the target blamed `model`"));
+    insta::assert_snapshot!(
+        "failure_derived_blamed_model",
+        crate::checks::normalize(&message, &server.uri())
+    );
 }
