@@ -90,9 +90,8 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         &mut loaded,
         &settings.cases_dir,
         &contract,
-        &probe,
-        &target,
-        settings.rps,
+        (&probe, &target, settings.rps),
+        |name| !args.is_filtered_out(&Trial::test(name, || Ok(()))),
     );
     match runtime.block_on(models) {
         Ok(Some(line)) => say(args, &format!("{line}\n")),

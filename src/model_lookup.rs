@@ -29,7 +29,9 @@ impl Lookup {
     /// One line for the run's opening.
     pub fn summary(&self) -> String {
         let from = "from the target's GET /v2/models/{model}";
-        if self.answered == self.asked {
+        if self.asked == 0 {
+            "errcontract: model values for derived cases from *.models.json (the target was not asked: no key of role valid)".to_string()
+        } else if self.answered == self.asked {
             format!(
                 "errcontract: model values for derived cases: all {} models {from}",
                 self.asked
@@ -94,17 +96,21 @@ pub async fn ask(probe: &Probe, target: &Target, models: Models, rps: f64) -> Lo
     }
 }
 
-/// When `loaded` holds derived cases: ask the target for the models below `root` and derive
-/// them again with its answers. Returns the line that says where the values came from.
+/// When the run selects a derived case of `loaded` (`selected` says which trial names it
+/// runs): ask the target for the models below `root` and derive them again with its answers.
+/// Returns the line that says where the values came from.
 pub async fn refresh(
     loaded: &mut Loaded,
     root: &Path,
     contract: &Contract,
-    probe: &Probe,
-    target: &Target,
-    rps: f64,
+    (probe, target, rps): (&Probe, &Target, f64),
+    selected: impl Fn(&str) -> bool,
 ) -> std::io::Result<Option<String>> {
-    if !loaded.cases.iter().any(|c| c.derived.is_some()) {
+    let wanted = loaded
+        .cases
+        .iter()
+        .any(|c| c.derived.is_some() && selected(&c.trial_name()));
+    if !wanted {
         return Ok(None);
     }
     let Some(models) = case::template_models(root) else {

@@ -156,13 +156,11 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
     }
     if let (Some(own), Place::Json) = (p.kind, p.place) {
         for (type_name, v) in wrong_types(own) {
-            let a = article(type_name);
-            let sep = if a.is_empty() { "" } else { " " };
-            out.push(invalid(
-                format!("type/{name}/{type_name}"),
-                format!("sent `{name}` as {a}{sep}{type_name} ({})", short(&v)),
-                v,
-            ));
+            let words = match article(type_name) {
+                "" => format!("sent `{name}` as {type_name}"),
+                a => format!("sent `{name}` as {a} {type_name} ({})", short(&v)),
+            };
+            out.push(invalid(format!("type/{name}/{type_name}"), words, v));
         }
     }
     if let Some(min) = p.min_length {

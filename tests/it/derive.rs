@@ -444,3 +444,17 @@ async fn the_failure_of_a_derived_case_is_snapshot_tested() {
         crate::checks::normalize(&message, &server.uri())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_derived_trials_asks_the_target_nothing_of_its_models() {
+    let server = blaming_target("parameter_missing", "prompt").await;
+    let (out, stdout) = run_one(&server, "case::images/prompt-missing").await;
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("model values"), "{stdout}");
+    let received = server.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        received.len(),
+        1,
+        "only the case's own request: {received:?}"
+    );
+}
