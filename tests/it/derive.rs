@@ -448,13 +448,30 @@ async fn the_failure_of_a_derived_case_is_snapshot_tested() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_without_derived_trials_asks_the_target_nothing_of_its_models() {
     let server = blaming_target("parameter_missing", "prompt").await;
-    let (out, stdout) = run_one(&server, "case::images/prompt-missing").await;
-    assert!(out.status.success(), "{stdout}");
+    // A filter, not --exact: every case and template is loaded, only case files are selected.
+    let mut cmd = errcontract(
+        &["run", "case::images/prompt-"],
+        &[
+            ("ERRCONTRACT_BASE_URL", &server.uri()),
+            ("ERRCONTRACT_API_KEY", support::VALID_KEY),
+            ("ERRCONTRACT_ALLOW_BILLABLE", "1"),
+            ("ERRCONTRACT_RPS", "0"),
+        ],
+    );
+    cmd.env("ERRCONTRACT_CASES", cases());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the run's thread")
+        .expect("errcontract runs");
+    let stdout = text(&out).0;
+    assert!(
+        stdout.contains("test case::images/prompt-missing"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("model values"), "{stdout}");
     let received = server.received_requests().await.unwrap_or_default();
-    assert_eq!(
-        received.len(),
-        1,
-        "only the case's own request: {received:?}"
+    assert!(
+        received.iter().all(|r| r.method.as_str() == "POST"),
+        "only the cases' own requests: {received:?}"
     );
 }
