@@ -294,16 +294,16 @@ pub fn load_template(
             .iter_errors(&value)
             .map(|err| explain_schema_error(&value, &err.instance_path().to_string(), &err))
             .map(|e| {
-                let span = match e.kind {
-                    Violation::UnknownKey => spans.key(&e.pointer),
-                    _ => spans.value(&e.pointer),
+                let (span, help) = match e.kind {
+                    Violation::UnknownKey => (spans.key(&e.pointer), unknown_key_help(&e.pointer)),
+                    _ => (spans.value(&e.pointer), e.help),
                 };
                 CaseError {
                     path: path.to_path_buf(),
                     at: locate::line_col(&text, span.start),
                     pointer: e.pointer,
                     message: e.message,
-                    help: e.help,
+                    help,
                 }
             })
             .collect();
@@ -368,6 +368,27 @@ pub fn load_template(
         .collect();
     errors.sort_by_key(|e| (e.at.line, e.at.column));
     Err(CaseErrors(errors))
+}
+
+/// What to write instead of the unknown key at `pointer`: the keys allowed in its object.
+fn unknown_key_help(pointer: &str) -> Option<String> {
+    let tokens: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let allowed = match tokens.as_slice() {
+        [_] => {
+            "$schema, description, tags, see, requires, billable_if_accepted, request, params, unknown_fields, auth, precedence"
+        }
+        ["request", _] => "method, path, query, headers, auth, json, body, body_size",
+        ["params", _, _] => {
+            "in, required, type, min_length, max_length, max_items, model_values, invalid"
+        }
+        ["precedence", _, _] => "first, then",
+        _ => {
+            return Some(
+                "remove it, or check its spelling against schemas/template.schema.json".into(),
+            );
+        }
+    };
+    Some(format!("the keys allowed here are: {allowed}"))
 }
 
 type Problem = (String, String, Option<String>);

@@ -141,6 +141,14 @@ const BROKEN_TEMPLATE: &str = r#"{
 }
 "#;
 
+const BAD_TYPE: &str = r#"{
+  "description": "the list of models",
+  "tags": ["models"],
+  "request": { "method": "GET", "path": "/v2/models" },
+  "params": { "type": { "in": "query", "typo": true } }
+}
+"#;
+
 const BROKEN_RULE: &str = r#"{
   "description": "a model",
   "tags": ["models"],
@@ -166,6 +174,7 @@ fn a_broken_template_fails_only_its_own_trial_at_file_line_column() {
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).expect("mkdir");
     std::fs::write(models.join("retrieve.template.json"), BROKEN_RULE).expect("write");
+    std::fs::write(models.join("list.template.json"), BAD_TYPE).expect("write");
     let cases_dir = dir.path().to_str().expect("utf-8");
 
     let lint = errcontract(&["lint", cases_dir], &[])
@@ -187,12 +196,17 @@ fn a_broken_template_fails_only_its_own_trial_at_file_line_column() {
             "6:50",
             "precedence.0.then: `drop/nothing` is not a fault this template derives",
         ),
+        (
+            models.join("list.template.json"),
+            "5:40",
+            "params.type.typo: unknown key \"typo\"\n  help: the keys allowed here are: in, required, type, min_length, max_length, max_items, model_values, invalid",
+        ),
     ] {
         let line = format!("{}:{at}: {says}", file.display());
         assert!(lint_out.contains(&line), "{line}\nnot in:\n{lint_out}");
     }
     assert!(
-        lint_out.contains("3 case files checked: 1 clean, 2 problems"),
+        lint_out.contains("4 case files checked: 1 clean, 3 problems"),
         "{lint_out}"
     );
 
