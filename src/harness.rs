@@ -1,9 +1,10 @@
 //! The conformance run behind `cargo test --test contract`: libtest-mimic glue. Settings and
-//! the contract are loaded, the cases discovered (one file for `--exact`), the target chosen
-//! (the built-in reference server when none is named), the selected cases handed to the
-//! scheduler, and each libtest trial reports its case's result as it arrives. Then the
-//! coverage matrix, the not-run summary and the report files. `tests/contract.rs` only calls
-//! [`main`]; this and `main.rs` are the only places that print.
+//! the contract are loaded, the cases discovered and the templates' cases derived (one file
+//! for `--exact case::…`), the target chosen (the built-in reference server when none is
+//! named), the selected cases handed to the scheduler, and each libtest trial reports its
+//! case's result as it arrives. Then the coverage matrix, the not-run summary and the report
+//! files. `tests/contract.rs` only calls [`main`]; this and `main.rs` are the only places that
+//! print.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;

@@ -5,6 +5,7 @@
 mod derive;
 mod discover;
 mod error;
+mod fault;
 mod lint;
 mod load;
 mod model;
