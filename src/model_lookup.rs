@@ -96,9 +96,10 @@ pub async fn ask(probe: &Probe, target: &Target, models: Models, rps: f64) -> Lo
     }
 }
 
-/// When the run selects a derived case of `loaded` (`selected` says which trial names it
-/// runs): ask the target for the models below `root` and derive them again with its answers.
-/// Returns the line that says where the values came from.
+/// When the run selects a derived case of `loaded` whose value comes from a model's list
+/// (`selected` says which trial names it runs): ask the target for the models below `root` and
+/// derive them again with its answers. Returns the line that says where the values came from.
+/// (So a process of nextest, which runs one trial, asks only for an `unsupported/...` trial.)
 pub async fn refresh(
     loaded: &mut Loaded,
     root: &Path,
@@ -109,7 +110,7 @@ pub async fn refresh(
     let wanted = loaded
         .cases
         .iter()
-        .any(|c| c.derived.is_some() && selected(&c.trial_name()));
+        .any(|c| c.derived.as_ref().is_some_and(|d| d.from_model) && selected(&c.trial_name()));
     if !wanted {
         return Ok(None);
     }

@@ -93,6 +93,7 @@ fn case_file(t: &Template, fault: &Fault, contract: &Contract) -> DerivedFile {
             fault: fault.name.clone(),
             words: fault.words.clone(),
             faulted: fault.faulted.clone(),
+            from_model: fault.from_model,
         },
     }
 }

@@ -37,6 +37,8 @@ pub(super) struct Fault {
     pub touches: String,
     /// Everything it touches (two for a precedence fault).
     pub faulted: Vec<String>,
+    /// Whether its value comes from a model's list (so the target's own list may change it).
+    pub from_model: bool,
     /// The changes to the valid request.
     pub changes: Vec<Change>,
     /// Which code it expects.
@@ -124,6 +126,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
         words,
         touches: name.to_string(),
         faulted: vec![name.to_string()],
+        from_model: false,
         changes: vec![Change::Set(p.place, segs.clone(), v)],
         kind: Kind::Invalid,
         param: Some(name.to_string()),
@@ -135,6 +138,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
             words: format!("dropped `{name}`"),
             touches: name.to_string(),
             faulted: vec![name.to_string()],
+            from_model: false,
             changes: vec![Change::Remove(p.place, segs.clone())],
             kind: Kind::Missing,
             param: Some(name.to_string()),
@@ -187,7 +191,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
             .flat_map(|o| o.list(list).iter())
             .find(|v| !own.contains(v));
         if let Some(v) = elsewhere {
-            out.push(invalid(
+            let mut fault = invalid(
                 format!("unsupported/{name}"),
                 format!(
                     "sent `{name}` {}, which another model takes but `{}` does not",
@@ -195,7 +199,9 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
                     model.id
                 ),
                 v.clone(),
-            ));
+            );
+            fault.from_model = true;
+            out.push(fault);
         }
     }
     for (label, v) in &p.invalid {
@@ -227,6 +233,7 @@ pub(super) fn single_faults(t: &Template) -> Vec<Fault> {
             words: format!("sent the unknown field `{param}`"),
             touches: param.clone(),
             faulted: vec![param.clone()],
+            from_model: false,
             changes: vec![Change::Set(Place::Json, segments(&param), json!(true))],
             kind: Kind::Invalid,
             param: Some(param),
@@ -239,6 +246,7 @@ pub(super) fn single_faults(t: &Template) -> Vec<Fault> {
                 words: (*words).to_string(),
                 touches: "auth".into(),
                 faulted: vec!["auth".into()],
+                from_model: false,
                 // The table's own literals: they parse.
                 changes: vec![Change::Auth(
                     serde_json::from_str(auth).unwrap_or(Value::Null),
@@ -297,6 +305,7 @@ pub(super) fn precedence_faults(
             ),
             touches: first.touches.clone(),
             faulted: vec![first.touches.clone(), then.touches.clone()],
+            from_model: first.from_model || then.from_model,
             changes,
             kind: first.kind,
             param: first.param.clone(),

@@ -377,6 +377,8 @@ pub struct Derived {
     pub words: String,
     /// The parameters it faults (`auth` for the credentials), for the coverage matrix.
     pub faulted: Vec<String>,
+    /// Whether a value it sends comes from a model's list (the target's own may change it).
+    pub from_model: bool,
 }
 
 impl Case {

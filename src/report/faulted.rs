@@ -73,6 +73,7 @@ mod tests {
             fault: "drop/prompt".into(),
             words: "dropped `prompt`".into(),
             faulted: faulted.iter().map(|s| s.to_string()).collect(),
+            from_model: false,
         }
     }
 

@@ -309,6 +309,10 @@ async fn a_derived_fault_blamed_on_another_parameter_says_so_in_one_line() {
     );
     // The exact request it sent: the curl has the body without the prompt.
     let received = server.received_requests().await.unwrap_or_default();
+    // Nothing of it comes from a model's list: the target is not asked for its models (a
+    // nextest process runs one trial; only `unsupported/...` ones ask).
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(!stdout.contains("model values"), "{stdout}");
     let sent = received
         .iter()
         .find(|r| r.method.as_str() == "POST")
