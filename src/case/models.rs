@@ -96,11 +96,14 @@ impl Models {
     /// Read every `*.models.json` below `root`; a later file's model replaces an earlier one's.
     pub fn load(root: &Path) -> Result<Models, CaseErrors> {
         let files = derivation_inputs(root, MODELS_SUFFIX).map_err(|e| {
-            one(
+            let mut errors = one(
                 root,
                 LineCol { line: 1, column: 1 },
-                format!("cannot read the directory: {e}"),
-            )
+                format!("cannot read the cases directory: {e}"),
+            );
+            errors.0[0].help =
+                Some("point --cases (or ERRCONTRACT_CASES) at the cases directory".into());
+            errors
         })?;
         let mut models = Models::default();
         let mut errors = Vec::new();
