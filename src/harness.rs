@@ -61,7 +61,7 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         )
     })?;
     let contract = Arc::new(contract);
-    let loaded = discover(args, &settings, &contract)?;
+    let mut loaded = discover(args, &settings, &contract)?;
     if args.list {
         return Ok(list(args, &loaded));
     }
@@ -86,7 +86,6 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
                 "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
             )
         })?;
-    let mut loaded = loaded;
     let models = crate::model_lookup::refresh(
         &mut loaded,
         &settings.cases_dir,

@@ -1,5 +1,6 @@
 //! The `errcontract` command: `serve` (the reference server), `lint` (case files), `run`
-//! (the suite) and `derive` (the cases a template derives). The only place besides the test harness that prints or chooses an exit code.
+//! (the suite) and `derive` (the cases a template derives). The only place besides the test
+//! harness that prints or chooses an exit code.
 
 use std::io::Write as _;
 use std::path::PathBuf;
