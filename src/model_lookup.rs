@@ -4,9 +4,8 @@
 //! file. A handful of reads, one at a time, spaced by `ERRCONTRACT_RPS`; never for `--list`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
-
 use std::path::Path;
+use std::time::Duration;
 
 use crate::case::{self, Auth, Loaded, Method, ModelValues, Models, RequestSpec, Role};
 use crate::contract::Contract;
