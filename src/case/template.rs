@@ -453,6 +453,19 @@ fn rules(t: &Template) -> Vec<Problem> {
                 None,
             ));
         }
+        if let (Some(max), Some(first)) = (p.max_items, value.as_array().and_then(|a| a.first()))
+            && first.to_string().len().saturating_mul(max + 1) > MAX_CASE_BYTES
+        {
+            // Checked before anything is built: the copies would make a case over the limit.
+            out.push((
+                format!("{at}/max_items"),
+                format!(
+                    "{} copies of `{name}`'s first item make a case larger than {MAX_CASE_BYTES} bytes",
+                    max + 1
+                ),
+                Some("use a smaller first item".into()),
+            ));
+        }
         if p.max_items.is_some() && value.as_array().is_none_or(|a| a.is_empty()) {
             out.push((
                 format!("{at}/max_items"),

@@ -493,3 +493,39 @@ async fn a_run_without_derived_trials_asks_the_target_nothing_of_its_models() {
         "only the cases' own requests: {received:?}"
     );
 }
+
+#[test]
+fn a_template_whose_copies_would_be_too_large_is_refused_before_any_is_built() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).expect("mkdir");
+    let url = format!("https://example.com/{}", "a".repeat(1100));
+    let template = json!({
+        "description": "many images",
+        "tags": ["images"],
+        "request": { "method": "POST", "path": "/v2/images/generations",
+                     "json": { "model": "seedream-5-lite", "prompt": "p", "images": [{ "url": url }] } },
+        "params": { "images": { "type": "array", "max_items": 1000 } }
+    });
+    let file = images.join("many.template.json");
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&template).expect("json"),
+    )
+    .expect("write");
+    let lint = errcontract(&["lint", dir.path().to_str().expect("utf-8")], &[])
+        .output()
+        .expect("errcontract runs");
+    let (out, _) = text(&lint);
+    assert_eq!(
+        lint.status.code(),
+        Some(i32::from(errcontract::exit::INVALID_CASES))
+    );
+    assert!(
+        out.contains(&format!(
+            "{}:22:20: params.images.max_items: 1001 copies of `images`'s first item make a case larger than 1048576 bytes",
+            file.display()
+        )),
+        "{out}"
+    );
+}
