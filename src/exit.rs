@@ -9,7 +9,7 @@ use std::process::ExitCode;
 /// Every selected case held (expected failures included) or was not run with its reason;
 /// `errcontract lint`: every file is clean.
 pub const OK: u8 = 0;
-/// `errcontract lint`: case files have problems.
+/// `errcontract lint`: case files have problems; `errcontract derive`: the template has problems.
 pub const INVALID_CASES: u8 = 1;
 /// Nothing was tested: bad settings, schemas that do not compile, no case files, an invalid
 /// known-failures file, the reference server could not start, or a command line errcontract

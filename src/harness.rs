@@ -1,9 +1,10 @@
 //! The conformance run behind `cargo test --test contract`: libtest-mimic glue. Settings and
-//! the contract are loaded, the cases discovered (one file for `--exact`), the target chosen
-//! (the built-in reference server when none is named), the selected cases handed to the
-//! scheduler, and each libtest trial reports its case's result as it arrives. Then the
-//! coverage matrix, the not-run summary, the gate's word, the guards and the report files.
-//! `tests/contract.rs` only calls [`main`]; this and `main.rs` are the only places that print.
+//! the contract are loaded, the cases discovered and the templates' cases derived (one file
+//! for `--exact case::…`), the target chosen (the built-in reference server when none is
+//! named), the selected cases handed to the scheduler, and each libtest trial reports its
+//! case's result as it arrives. Then the coverage matrix, the not-run summary, the gate's word,
+//! the guards and the report files. `tests/contract.rs` only calls [`main`]; this and `main.rs`
+//! are the only places that print.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -89,9 +90,9 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         && args.exact
         && args.filter.as_deref() == Some(GATE_TRIAL)
     {
-        return Ok(gate_only(args, &settings, gate));
+        return gate_only(args, &settings, &contract, gate);
     }
-    let loaded = discover(args, &settings, &contract)?;
+    let mut loaded = discover(args, &settings, &contract)?;
     if args.list {
         return Ok(list(args, &loaded, gate.is_some()));
     }
@@ -132,9 +133,26 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
             )
             .with_code(exit::UNREACHABLE)
         })?;
+    let models = crate::model_lookup::refresh(
+        &mut loaded,
+        &settings.cases_dir,
+        &contract,
+        (&probe, &target, settings.rps),
+        |name| !args.is_filtered_out(&Trial::test(name, || Ok(()))),
+    );
+    match runtime.block_on(models) {
+        Ok(Some(line)) => say(args, &format!("{line}\n")),
+        Ok(None) => {}
+        Err(e) => {
+            return Err(SetupError::new(
+                format!("cannot read the templates: {e}"),
+                "",
+            ));
+        }
+    }
     let target = Arc::new(target);
     let whole = exact_case(args).is_none();
-    let (trials, jobs, collected) = plan(args, loaded, &target, &contract, &settings, gate);
+    let (trials, jobs, collected) = plan(args, loaded, &target, &contract, gate);
     let runner = Runner::new(probe, contract, (*target).clone(), settings.clone());
     run::spawn(runtime.handle(), Arc::new(runner), jobs);
     let conclusion = libtest_mimic::run(args, trials);
@@ -231,21 +249,27 @@ fn nothing_selected(args: &Arguments, loaded: &Loaded) -> SetupError {
 
 /// `--exact gate::known-failures` (nextest's process for it): only the file's own check, and
 /// its fragment when reports are asked for.
-fn gate_only(args: &Arguments, settings: &Settings, gate: &Arc<KnownFailures>) -> ExitCode {
+fn gate_only(
+    args: &Arguments,
+    settings: &Settings,
+    contract: &Contract,
+    gate: &Arc<KnownFailures>,
+) -> Result<ExitCode, SetupError> {
+    // Every trial there is, derived ones included, to tell a stale entry.
+    let everything = discover(&Arguments::from_iter(["errcontract"]), settings, contract)?;
     let outcome: GateOutcome = Arc::default();
-    let trial = gate_trial(gate.clone(), all_case_names(settings), outcome.clone());
+    let trial = gate_trial(gate.clone(), trial_list(&everything), outcome.clone());
     let conclusion = libtest_mimic::run(args, vec![trial]);
     let entry = take(&outcome);
     let out_of_date = entry.as_ref().is_some_and(|e| e.kind == Kind::Failed);
     if let (Some(dir), Some(entry)) = (&settings.report_dir, entry) {
-        let contract = Contract::load(&settings.schemas_dir).map(|c| c.fingerprint);
         let target = settings
             .base_url
             .as_deref()
             .map_or(Target::REFERENCE, |u| u.trim_end_matches('/'));
         let doc = Document::of(
             target,
-            &contract.unwrap_or_default(),
+            &contract.fingerprint,
             Some(&gate.file),
             &[entry],
             &Matrix::default(),
@@ -259,11 +283,11 @@ fn gate_only(args: &Arguments, settings: &Settings, gate: &Arc<KnownFailures>) -
             );
         }
     }
-    exit::code(match (out_of_date, conclusion.has_failed()) {
+    Ok(exit::code(match (out_of_date, conclusion.has_failed()) {
         (true, _) => exit::STALE_EXPECTATIONS,
         (false, true) => exit::FAILED,
         (false, false) => exit::OK,
-    })
+    }))
 }
 
 /// What the gate's trial found, once it ran: its report entry.
@@ -276,13 +300,11 @@ fn take(outcome: &GateOutcome) -> Option<Entry> {
         .take()
 }
 
-/// The names (`area/name`) of every case file below the cases directory, loaded or not.
-fn all_case_names(settings: &Settings) -> Vec<String> {
-    let root = &settings.cases_dir;
-    case::discover(root)
-        .unwrap_or_default()
-        .iter()
-        .map(|f| case::case_name(root, f))
+/// The name of every trial of the cases loaded, broken files included.
+fn trial_list(loaded: &Loaded) -> Vec<String> {
+    trial_names(loaded, false)
+        .into_iter()
+        .map(|(name, _)| name)
         .collect()
 }
 
@@ -367,10 +389,14 @@ fn plan(
     loaded: Loaded,
     target: &Arc<Target>,
     contract: &Arc<Contract>,
-    settings: &Settings,
     gate: Option<Arc<KnownFailures>>,
 ) -> (Vec<Trial>, Vec<Job>, Arc<Mutex<Collected>>) {
     let total = loaded.cases.len() + loaded.broken.len();
+    let names = if gate.is_some() {
+        trial_list(&loaded)
+    } else {
+        Vec::new()
+    };
     let collected = Arc::new(Mutex::new(Collected {
         entries: Vec::with_capacity(total),
         matrix: Matrix::new(&contract.table, &contract.endpoints),
@@ -411,7 +437,7 @@ fn plan(
     );
     if let Some(gate) = gate {
         let outcome = lock(&collected).gate.clone();
-        planned.push((gate_trial(gate, all_case_names(settings), outcome), None));
+        planned.push((gate_trial(gate, names, outcome), None));
     }
     planned.sort_by(|a, b| a.0.name().cmp(b.0.name()));
     let mut trials = Vec::with_capacity(planned.len());
@@ -506,8 +532,8 @@ fn finish(
     exit::code(code)
 }
 
-/// The cases to run: every file below the cases directory, or with `--exact case::x` just that
-/// file (nextest runs one process per case).
+/// The cases to run: every file below the cases directory and the cases its templates derive,
+/// or with `--exact case::x` just that file (nextest runs one process per case).
 fn discover(
     args: &Arguments,
     settings: &Settings,
@@ -515,7 +541,7 @@ fn discover(
 ) -> Result<Loaded, SetupError> {
     let root = &settings.cases_dir;
     let exact = exact_case(args);
-    let loaded = match exact {
+    let mut loaded = match exact {
         Some(name) => {
             let file = case::file_of(root, name);
             let files = if file.is_file() { vec![file] } else { vec![] };
@@ -528,6 +554,16 @@ fn discover(
             )
         })?,
     };
+    if exact.is_none() {
+        let derived = case::derive_all(root, contract).map_err(|e| {
+            SetupError::new(
+                format!("cannot read the templates below {}: {e}", root.display()),
+                "point ERRCONTRACT_CASES at a directory of case files",
+            )
+        })?;
+        loaded.cases.extend(derived.cases);
+        loaded.broken.extend(derived.broken);
+    }
     if !loaded.cases.is_empty() || !loaded.broken.is_empty() {
         return Ok(loaded);
     }
@@ -721,12 +757,13 @@ fn judged(ctx: &TrialContext, case: &Case, result: run::CaseResult) -> (Verdict,
     {
         let mut c = lock(&ctx.collected);
         c.matrix.add(&result);
+        c.matrix.add_derived(case, &result);
         c.sent |= result.steps.iter().any(|s| s.requests > 0);
         c.tally.add(case, &result, &ctx.contract.table);
     }
     let failed_checks = result.findings().iter().map(|f| f.check).collect();
     let judgement = match &ctx.gate {
-        Some(gate) => gate.judge(&case.name, &result.outcome, &failed_checks, ctx.today),
+        Some(gate) => gate.judge(&trial, &result.outcome, &failed_checks, ctx.today),
         None => Judgement::Unlisted,
     };
     let text = report::failure(case, &result, &ctx.target);

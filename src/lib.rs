@@ -12,6 +12,7 @@ pub mod exit;
 pub mod gate;
 pub mod harness;
 pub mod locate;
+pub mod model_lookup;
 pub mod pattern;
 pub mod probe;
 pub mod redact;

@@ -1,6 +1,9 @@
 //! The `errcontract` command: `serve` (the reference server), `lint` (case files), `run` (the
-//! suite), `expectations` (a known-failures file from a run) and `diff` (two runs compared). The only place besides the test harness that prints or chooses an exit code.
+//! suite), `report` (merge report fragments), `expectations` (a known-failures file from a
+//! run), `diff` (two runs compared) and `derive` (the cases a template derives). The only
+//! place besides the test harness that prints or chooses an exit code.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,12 +70,33 @@ enum Command {
         /// The later run's report.json.
         new: PathBuf,
     },
+    /// Print the cases a template derives, as case files (or write them below --out).
+    Derive {
+        /// The template file (`*.template.json`).
+        template: PathBuf,
+        /// The cases directory: its `*.models.json` files give the models' values, and the
+        /// template's name is its path below it.
+        #[arg(long, env = "ERRCONTRACT_CASES", default_value = "cases")]
+        cases: PathBuf,
+        /// Write each case to DIR/<name>.json instead of printing it.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The schemas directory.
+        #[arg(long, env = "ERRCONTRACT_SCHEMAS")]
+        schemas: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Lint { dir, schemas } => lint(&dir, schemas),
+        Command::Derive {
+            template,
+            cases,
+            out,
+            schemas,
+        } => derive(&template, &cases, out.as_deref(), schemas),
         Command::Serve(args) => serve(&args),
         Command::Expectations { from, output } => expectations(&from, output.as_deref()),
         Command::Diff { old, new } => diff(&old, &new),
@@ -108,15 +132,68 @@ fn serve(args: &errcontract::reference::ServeArgs) -> ExitCode {
     }
 }
 
-fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
+fn contract(schemas: Option<PathBuf>) -> Result<errcontract::contract::Contract, ExitCode> {
     let schemas = schemas.unwrap_or_else(|| PathBuf::from("schemas"));
-    let contract = match errcontract::contract::Contract::load(&schemas) {
+    errcontract::contract::Contract::load(&schemas).map_err(|e| {
+        eprintln!("error: {e}");
+        eprintln!("  help: point --schemas (or ERRCONTRACT_SCHEMAS) at the schemas directory");
+        exit::code(exit::SETUP)
+    })
+}
+
+fn derive(
+    template: &std::path::Path,
+    cases: &std::path::Path,
+    out: Option<&std::path::Path>,
+    schemas: Option<PathBuf>,
+) -> ExitCode {
+    let contract = match contract(schemas) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("  help: point --schemas (or ERRCONTRACT_SCHEMAS) at the schemas directory");
-            return exit::code(exit::SETUP);
+        Err(code) => return code,
+    };
+    let files = match errcontract::case::derive_template(cases, template, &contract) {
+        Ok(files) => files,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            return exit::code(exit::INVALID_CASES);
         }
+    };
+    let mut stdout = std::io::stdout().lock();
+    for file in &files {
+        let written = match out {
+            None => writeln!(stdout, "{}", file.text),
+            Some(dir) => {
+                let path = dir.join(format!("{}.json", file.name));
+                let result = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, &file.text));
+                if let Err(e) = result {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return exit::code(exit::SETUP);
+                }
+                writeln!(stdout, "{}", path.display())
+            }
+        };
+        // A closed pipe (`| head`) ends the listing, not in a panic.
+        if written.is_err() {
+            return exit::code(exit::OK);
+        }
+    }
+    eprintln!(
+        "errcontract: {} cases derived from {}",
+        files.len(),
+        template.display()
+    );
+    exit::code(exit::OK)
+}
+
+fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
+    let contract = match contract(schemas) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let report = match errcontract::case::lint_path(dir, &contract) {
         Ok(r) => r,

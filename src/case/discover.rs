@@ -9,7 +9,7 @@ use crate::contract::Contract;
 
 use super::error::CaseErrors;
 use super::load::load;
-use super::model::{Case, TRIAL_PREFIX};
+use super::model::{Case, DERIVED_PREFIX, TRIAL_PREFIX};
 
 /// The trial name of a case file below `root`: `area/name` (`/` on every platform, the
 /// `.json` taken off once).
@@ -26,10 +26,44 @@ pub fn case_name(root: &Path, file: &Path) -> String {
     }
 }
 
-/// Every `*.json` file below `root`, sorted by case name. Unreadable directories are errors.
-/// Only regular files are cases (a link to one counts); a link to a directory is never
-/// followed, so no loop or second copy of the tree can be walked.
+/// Every `*.json` file below `root` but templates and model lists (see [`derivation_inputs`]),
+/// sorted by case name. Unreadable directories are errors. Only regular files are cases (a
+/// link to one counts); a link to a directory is never followed, so no loop or second copy
+/// of the tree can be walked.
 pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = json_files(root)?;
+    files.retain(|p| !is_derivation_input(p));
+    Ok(sorted_by_name(root, files))
+}
+
+/// The files below `root` whose names end in `suffix` (`.template.json`, `.models.json`):
+/// what derived cases are made from, sorted by name.
+pub fn derivation_inputs(root: &Path, suffix: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = json_files(root)?;
+    files.retain(|p| p.to_string_lossy().ends_with(suffix));
+    Ok(sorted_by_name(root, files))
+}
+
+fn is_derivation_input(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    [
+        super::template::TEMPLATE_SUFFIX,
+        super::models::MODELS_SUFFIX,
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
+}
+
+fn sorted_by_name(root: &Path, files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut named: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|p| (case_name(root, &p), p))
+        .collect();
+    named.sort();
+    named.into_iter().map(|(_, p)| p).collect()
+}
+
+fn json_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -47,10 +81,7 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
             }
         }
     }
-    let mut named: Vec<(String, PathBuf)> =
-        out.into_iter().map(|p| (case_name(root, &p), p)).collect();
-    named.sort();
-    Ok(named.into_iter().map(|(_, p)| p).collect())
+    Ok(out)
 }
 
 /// The file of the trial `name` (`case::area/x` or `area/x`) below `root`, for the `--exact` fast path.
@@ -59,11 +90,13 @@ pub fn file_of(root: &Path, name: &str) -> PathBuf {
     root.join(format!("{rel}.json"))
 }
 
-/// A case file that did not load: its case name, its path and every problem in it.
+/// A case file (or template) that did not load: its case name, its path and every problem in it.
 #[derive(Debug)]
 pub struct Broken {
     /// `area/name`.
     pub name: String,
+    /// Whether it is a template (its trial is `derived::<name>`).
+    pub template: bool,
     /// The file.
     pub path: PathBuf,
     /// What is wrong with it.
@@ -71,9 +104,14 @@ pub struct Broken {
 }
 
 impl Broken {
-    /// The trial name: `case::<area>/<name>`.
+    /// The trial name: `case::<area>/<name>`, or `derived::<area>/<name>` for a template.
     pub fn trial_name(&self) -> String {
-        format!("{TRIAL_PREFIX}{}", self.name)
+        let prefix = if self.template {
+            DERIVED_PREFIX
+        } else {
+            TRIAL_PREFIX
+        };
+        format!("{prefix}{}", self.name)
     }
 }
 
@@ -93,6 +131,7 @@ impl Loaded {
             Ok(c) => self.cases.push(c),
             Err(errors) => self.broken.push(Broken {
                 name: case_name(root, &path),
+                template: false,
                 path,
                 errors,
             }),

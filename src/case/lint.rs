@@ -8,10 +8,12 @@ use std::path::Path;
 use crate::contract::{Contract, RetryAfterRule};
 use crate::locate::{self, LineCol};
 
-use super::discover::load_all;
+use super::derive::{derive_all, derive_template};
+use super::discover::{derivation_inputs, load_all};
 use super::error::CaseError;
 use super::load::load;
 use super::model::Case;
+use super::template::TEMPLATE_SUFFIX;
 
 /// A rule broken in one file, at a JSON Pointer (located by the loader).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,14 +222,19 @@ impl LintReport {
     }
 }
 
-/// Lint a directory of cases, or one case file.
+/// Lint a directory of cases (its templates and model lists too), or one case or template file.
 pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport> {
     let mut report = LintReport::default();
     if path.is_file() {
         let root = path.parent().unwrap_or(Path::new("."));
         report.files = 1;
-        match load(root, path, contract) {
-            Ok(_) => report.clean = 1,
+        let result = if path.to_string_lossy().ends_with(TEMPLATE_SUFFIX) {
+            derive_template(models_root(root), path, contract).map(|_| ())
+        } else {
+            load(root, path, contract).map(|_| ())
+        };
+        match result {
+            Ok(()) => report.clean = 1,
             Err(e) => report.problems.extend(e.0),
         }
         return Ok(report);
@@ -239,7 +246,30 @@ pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport
         report.problems.extend(broken.errors.0);
     }
     report.problems.extend(collisions(&loaded.cases));
+    // Each template counts as one file: clean when it loads and every case it derives lints.
+    let templates = derivation_inputs(path, TEMPLATE_SUFFIX)?.len();
+    let derived = derive_all(path, contract)?;
+    report.files += templates;
+    report.clean += templates.saturating_sub(derived.broken.len());
+    for broken in derived.broken {
+        report.problems.extend(broken.errors.0);
+    }
     Ok(report)
+}
+
+/// For one template file: the nearest directory, from its own up, that holds a `*.models.json`
+/// (the cases directory, for a template in `cases/<area>/`); its own when none does.
+fn models_root(dir: &Path) -> &Path {
+    let has_models = |d: &Path| {
+        std::fs::read_dir(d).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with(super::models::MODELS_SUFFIX)
+            })
+        })
+    };
+    dir.ancestors().find(|d| has_models(d)).unwrap_or(dir)
 }
 
 /// The rule across files: names that differ only in case collide on case-insensitive file

@@ -248,6 +248,7 @@ fn into_case(name: String, path: &Path, spec: CaseSpec, text: Option<Arc<str>>) 
         requires: spec.requires,
         billable_if_accepted: spec.billable_if_accepted,
         steps,
+        derived: None,
     }
 }
 

@@ -10,8 +10,11 @@ use serde_json::Value;
 /// The largest case file accepted.
 pub const MAX_CASE_BYTES: usize = 1024 * 1024;
 
-/// The name prefix of every trial.
+/// The name prefix of every trial of a case file.
 pub const TRIAL_PREFIX: &str = "case::";
+
+/// The name prefix of every trial derived from a template.
+pub const DERIVED_PREFIX: &str = "derived::";
 
 /// An auth role: which credentials a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -359,12 +362,34 @@ pub struct Case {
     pub billable_if_accepted: bool,
     /// The steps (one for a simple case), each with the JSON Pointer of its base in the file.
     pub steps: Vec<(String, Step)>,
+    /// For a case derived from a template: the fault it injects.
+    pub derived: Option<Arc<Derived>>,
+}
+
+/// What a derived case injects into its template's valid request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derived {
+    /// The template file.
+    pub template: PathBuf,
+    /// The fault's name: `drop/prompt`, `type/prompt/number`.
+    pub fault: String,
+    /// The fault in words: ``dropped `prompt` ``.
+    pub words: String,
+    /// The parameters it faults (`auth` for the credentials), for the coverage matrix.
+    pub faulted: Vec<String>,
+    /// Whether a value it sends comes from a model's list (the target's own may change it).
+    pub from_model: bool,
 }
 
 impl Case {
-    /// The trial name: `case::<area>/<name>`.
+    /// The trial name: `case::<area>/<name>`, or `derived::<template>/<fault>`.
     pub fn trial_name(&self) -> String {
-        format!("{TRIAL_PREFIX}{}", self.name)
+        let prefix = if self.derived.is_some() {
+            DERIVED_PREFIX
+        } else {
+            TRIAL_PREFIX
+        };
+        format!("{prefix}{}", self.name)
     }
 
     /// The case file's text: kept for in-memory cases, read again from the file otherwise.

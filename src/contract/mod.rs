@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod endpoints;
+mod faults;
 mod table;
 
 pub use endpoints::Endpoint;
+pub use faults::FaultCodes;
 pub use table::{CodeRow, CodeTable, RetryAfterRule};
 
 /// The schemas shipped in the binary, for callers that have no `schemas/` directory at hand
@@ -37,6 +39,11 @@ const EMBEDDED_SCHEMAS: &[(&str, &str)] = &[
         "case.schema.json",
         include_str!("../../schemas/case.schema.json"),
     ),
+    (
+        "template.schema.json",
+        include_str!("../../schemas/template.schema.json"),
+    ),
+    ("faults.json", include_str!("../../schemas/faults.json")),
     (
         "endpoints.json",
         include_str!("../../schemas/endpoints.json"),
@@ -92,6 +99,14 @@ pub enum ContractError {
         /// What is wrong.
         message: String,
     },
+    /// `faults.json` does not name a code of the table for each kind of fault.
+    #[error("{path}: not a valid fault list: {message}")]
+    Faults {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// `endpoints.json` is not a list of endpoints.
     #[error("{path}: not a valid endpoint list: {message}")]
     Endpoints {
@@ -124,6 +139,10 @@ pub struct Contract {
     pub video_failure: jsonschema::Validator,
     /// `case.schema.json`.
     pub case: jsonschema::Validator,
+    /// `template.schema.json`.
+    pub template: jsonschema::Validator,
+    /// The code of each kind of derived fault (`faults.json`).
+    pub faults: FaultCodes,
     /// The property names `error.schema.json` defines inside `error` (others are notes).
     pub error_fields: Vec<String>,
     /// The endpoints of the coverage matrix (`endpoints.json`).
@@ -271,6 +290,14 @@ impl Contract {
         let error = compile_one(dir, "error.schema.json", &registry)?;
         let video_failure = compile_one(dir, "video-failure.schema.json", &registry)?;
         let case = compile_one(dir, "case.schema.json", &registry)?;
+        need("template.schema.json")?;
+        let template = compile_one(dir, "template.schema.json", &registry)?;
+        let faults = FaultCodes::parse(need("faults.json")?, &table).map_err(|message| {
+            ContractError::Faults {
+                path: dir.join("faults.json"),
+                message,
+            }
+        })?;
         let endpoints_value = need("endpoints.json")?;
         let endpoints = serde_json::from_value::<endpoints::EndpointsFile>(endpoints_value.clone())
             .map_err(|e| ContractError::Endpoints {
@@ -284,6 +311,8 @@ impl Contract {
             error,
             video_failure,
             case,
+            template,
+            faults,
             error_fields,
             endpoints,
             fingerprint: fingerprint(files),

@@ -10,7 +10,7 @@ use crate::check::CheckName;
 use crate::report::Kind;
 use crate::report::json::Document;
 
-use super::known_failures::{FILL_IN, RawEntry, RawFile, entry_name, glob_of};
+use super::known_failures::{FILL_IN, RawEntry, RawFile, entry_name, glob_of, written_name};
 
 /// The file written, and what changed, for the person to read.
 #[derive(Debug, Clone, Default)]
@@ -46,12 +46,12 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
     let cases: Vec<(&str, Kind, &[CheckName])> = report
         .cases
         .iter()
-        .map(|c| (entry_name(&c.name), c.outcome, c.failed_checks.as_slice()))
+        .map(|c| (c.name.as_str(), c.outcome, c.failed_checks.as_slice()))
         .collect();
     let mut written = Written::default();
     let mut entries: Vec<RawEntry> = Vec::new();
     for mut entry in file.known_failures {
-        let name = entry_name(&entry.case).to_string();
+        let name = entry_name(&entry.case);
         let glob = glob_of(&name);
         let matched: Vec<&(&str, Kind, &[CheckName])> = cases
             .iter()
@@ -61,7 +61,7 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
             })
             .collect();
         if !matched.is_empty() && matched.iter().all(|(_, k, _)| passing(*k)) {
-            written.removed.push(name);
+            written.removed.push(written_name(&name).to_string());
             continue;
         }
         if glob.is_none()
@@ -72,10 +72,10 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
             let after: BTreeSet<CheckName> = before.iter().chain(failed.iter()).copied().collect();
             if after != before {
                 *listed = after.into_iter().collect();
-                written.widened.push(name.clone());
+                written.widened.push(written_name(&name).to_string());
             }
         }
-        if !written.widened.contains(&name) {
+        if !written.widened.iter().any(|w| w == written_name(&name)) {
             written.kept += 1;
         }
         entries.push(entry);
@@ -86,7 +86,7 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
         }
         let covered = entries.iter().any(|e| {
             let listed = entry_name(&e.case);
-            match glob_of(listed) {
+            match glob_of(&listed) {
                 Some(g) => g.is_match(name),
                 None => listed == *name,
             }
@@ -94,16 +94,16 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
         if covered {
             continue;
         }
-        written.added.push(name.to_string());
+        written.added.push(written_name(name).to_string());
         entries.push(RawEntry {
-            case: name.to_string(),
+            case: written_name(name).to_string(),
             reason: format!("{FILL_IN}: why this case fails on this target"),
             ticket: format!("{FILL_IN}: the URL of the issue tracking it"),
             expires: None,
             checks: Some(failed.to_vec()),
         });
     }
-    entries.sort_by(|a, b| entry_name(&a.case).cmp(entry_name(&b.case)));
+    entries.sort_by_key(|e| entry_name(&e.case));
     let file = RawFile {
         known_failures: entries,
         ..file

@@ -33,7 +33,7 @@ pub enum Judgement<'a> {
 }
 
 impl KnownFailures {
-    /// Judge the case `name` (`area/name`) that came to `outcome`, failing `failed` checks.
+    /// Judge the trial `name` (`case::area/name`) that came to `outcome`, failing `failed` checks.
     pub fn judge(
         &self,
         name: &str,
@@ -58,8 +58,8 @@ impl KnownFailures {
         }
     }
 
-    /// What is out of date in the file, given every case there is: expired entries and
-    /// entries that name no case. Empty: the file is current.
+    /// What is out of date in the file, given every trial there is: expired entries and
+    /// entries that name no trial. Empty: the file is current.
     pub fn out_of_date(&self, cases: &[String], today: Date) -> Vec<String> {
         let mut problems = Vec::new();
         for entry in &self.entries {
@@ -147,7 +147,12 @@ mod tests {
     #[test]
     fn a_listed_failure_in_listed_checks_is_expected() {
         let k = file();
-        let j = k.judge("images/a", &FAILED, &checks(&[CheckName::Param]), TODAY);
+        let j = k.judge(
+            "case::images/a",
+            &FAILED,
+            &checks(&[CheckName::Param]),
+            TODAY,
+        );
         assert!(matches!(j, Judgement::Expected(e) if e.ticket == "https://t/1"));
     }
 
@@ -155,7 +160,7 @@ mod tests {
     fn a_known_param_gap_does_not_hide_a_status_break() {
         let k = file();
         let j = k.judge(
-            "images/a",
+            "case::images/a",
             &FAILED,
             &checks(&[CheckName::Param, CheckName::Status]),
             TODAY,
@@ -175,19 +180,34 @@ mod tests {
     fn passes_expiry_and_globs() {
         let k = file();
         assert!(matches!(
-            k.judge("images/a", &Outcome::Passed, &checks(&[]), TODAY),
+            k.judge("case::images/a", &Outcome::Passed, &checks(&[]), TODAY),
             Judgement::UnexpectedPass(_)
         ));
         assert!(matches!(
-            k.judge("images/b", &FAILED, &checks(&[CheckName::Code]), TODAY),
+            k.judge(
+                "case::images/b",
+                &FAILED,
+                &checks(&[CheckName::Code]),
+                TODAY
+            ),
             Judgement::Expired(_)
         ));
         assert!(matches!(
-            k.judge("videos/x", &FAILED, &checks(&[CheckName::Poll]), TODAY),
+            k.judge(
+                "case::videos/x",
+                &FAILED,
+                &checks(&[CheckName::Poll]),
+                TODAY
+            ),
             Judgement::Expected(_)
         ));
         assert!(matches!(
-            k.judge("images/c", &FAILED, &checks(&[CheckName::Code]), TODAY),
+            k.judge(
+                "case::images/c",
+                &FAILED,
+                &checks(&[CheckName::Code]),
+                TODAY
+            ),
             Judgement::Unlisted
         ));
     }
@@ -199,7 +219,7 @@ mod tests {
         let inconclusive = Outcome::Inconclusive(Inconclusive::RunDeadline(Default::default()));
         for o in [not_run, inconclusive] {
             assert!(matches!(
-                k.judge("images/a", &o, &checks(&[]), TODAY),
+                k.judge("case::images/a", &o, &checks(&[]), TODAY),
                 Judgement::Unlisted
             ));
         }
@@ -208,18 +228,22 @@ mod tests {
     #[test]
     fn expired_and_stale_entries_are_out_of_date() {
         let k = file();
-        let cases = vec!["images/a".to_string(), "images/b".into(), "videos/v".into()];
+        let cases = vec![
+            "case::images/a".to_string(),
+            "case::images/b".into(),
+            "case::videos/v".into(),
+        ];
         let problems = k.out_of_date(&cases, TODAY);
         assert_eq!(problems.len(), 2, "{problems:#?}");
         assert!(
             problems[0].contains("https://t/2") && problems[0].contains("expired on 2026-01-01")
         );
-        assert!(problems[1].contains("stale entry (https://t/4): no case is named gone/x"));
-        let without_videos = vec!["images/a".to_string(), "images/b".into()];
+        assert!(problems[1].contains("stale entry (https://t/4): no case is named case::gone/x"));
+        let without_videos = vec!["case::images/a".to_string(), "case::images/b".into()];
         assert!(
             k.out_of_date(&without_videos, TODAY)
                 .iter()
-                .any(|p| p.contains("the glob videos/* matches no case"))
+                .any(|p| p.contains("the glob case::videos/* matches no case"))
         );
     }
 }

@@ -29,7 +29,7 @@ pub struct KnownFailures {
 /// One entry: a case (or an area, by glob) known to fail.
 #[derive(Debug, Clone)]
 pub struct KnownFailure {
-    /// What the entry names, as written (without `case::`).
+    /// The trial (or glob) the entry names, with its prefix (`case::area/name`).
     pub case: String,
     matcher: Option<globset::GlobMatcher>,
     /// Why it fails.
@@ -50,7 +50,7 @@ impl KnownFailure {
         self.matcher.is_some()
     }
 
-    /// Whether it covers the case `name` (`area/name`).
+    /// Whether it covers the trial `name` (`case::area/name`).
     pub fn covers(&self, name: &str) -> bool {
         match &self.matcher {
             Some(glob) => glob.is_match(name),
@@ -131,10 +131,20 @@ pub(super) struct RawEntry {
     pub checks: Option<Vec<CheckName>>,
 }
 
-/// The case or glob an entry names, without `case::`.
-pub(super) fn entry_name(case: &str) -> &str {
+/// The trial (or glob of trials) an entry names: as written when it has a prefix
+/// (`derived::…`), else a case file's (`area/name` is `case::area/name`).
+pub(super) fn entry_name(case: &str) -> String {
     let case = case.trim();
-    case.strip_prefix(TRIAL_PREFIX).unwrap_or(case)
+    if case.contains("::") {
+        case.to_string()
+    } else {
+        format!("{TRIAL_PREFIX}{case}")
+    }
+}
+
+/// How `errcontract expectations` writes a trial's name: a case file's without `case::`.
+pub(super) fn written_name(trial: &str) -> &str {
+    trial.strip_prefix(TRIAL_PREFIX).unwrap_or(trial)
 }
 
 /// The matcher of a glob entry; `None` for an exact name (or a glob that does not compile).
@@ -209,9 +219,9 @@ impl KnownFailures {
                     help: help.into(),
                 });
             };
-            let case = entry_name(&raw.case).to_string();
+            let case = entry_name(&raw.case);
             let mut matcher = None;
-            if case.is_empty() {
+            if written_name(&case).is_empty() {
                 problem(
                     "case",
                     "empty".into(),
@@ -298,7 +308,7 @@ impl KnownFailures {
         })
     }
 
-    /// The entry that covers the case `name` (`area/name`): an exact one before a glob.
+    /// The entry that covers the trial `name` (`case::area/name`): an exact one before a glob.
     pub fn entry_for(&self, name: &str) -> Option<&KnownFailure> {
         self.entries
             .iter()
@@ -331,18 +341,22 @@ mod tests {
     fn exact_entries_win_over_globs() {
         let k = parse(GOOD).unwrap();
         assert_eq!(
-            k.entry_for("images/a").unwrap().ticket,
+            k.entry_for("case::images/a").unwrap().ticket,
             "https://t.example/1"
         );
         assert_eq!(
-            k.entry_for("videos/x").unwrap().ticket,
+            k.entry_for("case::videos/x").unwrap().ticket,
             "https://t.example/2"
         );
         assert!(
-            k.entry_for("videos/deep/x").is_none(),
+            k.entry_for("case::videos/deep/x").is_none(),
             "`*` stays in one directory"
         );
-        assert!(k.entry_for("images/b").is_none());
+        assert!(k.entry_for("case::images/b").is_none());
+        assert!(
+            k.entry_for("derived::videos/x").is_none(),
+            "a case entry is not a derived one"
+        );
     }
 
     #[test]
@@ -386,6 +400,6 @@ mod tests {
         let err = parse(r#"{"known_failures": [{"case": "a/b", "reason": "r", "ticket": "https://t/1"}, {"case": "case::a/b", "reason": "r", "ticket": "https://t/1"}]}"#)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("a/b is listed twice"), "{err}");
+        assert!(err.contains("case::a/b is listed twice"), "{err}");
     }
 }

@@ -5,8 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::case::Case;
 use crate::contract::{CodeTable, Endpoint};
 use crate::run::{CaseResult, Outcome};
+
+use super::faulted::{self, FaultedRow};
 
 /// Counts in one cell.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +30,8 @@ pub struct Matrix {
     pub codes: Vec<String>,
     /// Row label → code → cell. Rows: the endpoints, then `other paths`.
     pub rows: Vec<(String, BTreeMap<String, Cell>)>,
+    /// Row label → the derived trials and the parameters they faulted (rows as above).
+    pub derived: Vec<(String, FaultedRow)>,
     #[serde(skip)]
     endpoints: Vec<Endpoint>,
     /// Cases share a handful of path templates: each is matched against the endpoints once.
@@ -45,9 +50,14 @@ impl Matrix {
             .map(|e| (e.label(), BTreeMap::new()))
             .collect();
         rows.push((OTHER.to_string(), BTreeMap::new()));
+        let derived = rows
+            .iter()
+            .map(|(label, _)| (label.clone(), FaultedRow::default()))
+            .collect();
         Matrix {
             codes: table.codes().map(String::from).collect(),
             rows,
+            derived,
             endpoints: endpoints.to_vec(),
             row_of: HashMap::new(),
         }
@@ -74,19 +84,7 @@ impl Matrix {
             if !self.codes.contains(code) {
                 continue;
             }
-            let by_path = self.row_of.entry(step.method).or_default();
-            let row = match by_path.get(step.endpoint.as_str()) {
-                Some(row) => *row,
-                None => {
-                    let row = self
-                        .endpoints
-                        .iter()
-                        .position(|e| e.matches(step.method, &step.endpoint))
-                        .unwrap_or(self.endpoints.len());
-                    by_path.insert(step.endpoint.clone(), row);
-                    row
-                }
-            };
+            let row = self.row(step.method, &step.endpoint);
             let cell = self.rows[row].1.entry(code.clone()).or_default();
             if passed {
                 cell.held += 1
@@ -117,6 +115,39 @@ impl Matrix {
                 mine.held += cell.held;
                 mine.broken += cell.broken;
                 mine.missing += cell.missing;
+            }
+        }
+        for (label, faulted) in &other.derived {
+            match self.derived.iter_mut().find(|(l, _)| l == label) {
+                Some((_, mine)) => mine.absorb(faulted),
+                None => self.derived.push((label.clone(), faulted.clone())),
+            }
+        }
+    }
+
+    /// Count a derived case under the endpoint of its request.
+    pub fn add_derived(&mut self, case: &Case, r: &CaseResult) {
+        let (Some(derived), Some(step)) = (&case.derived, r.steps.first()) else {
+            return;
+        };
+        let row = self.row(step.method, &step.endpoint);
+        let passed = matches!(r.outcome, Outcome::Passed);
+        self.derived[row].1.add(derived, passed);
+    }
+
+    /// The row of a request's method and path.
+    fn row(&mut self, method: &'static str, endpoint: &str) -> usize {
+        let by_path = self.row_of.entry(method).or_default();
+        match by_path.get(endpoint) {
+            Some(row) => *row,
+            None => {
+                let row = self
+                    .endpoints
+                    .iter()
+                    .position(|e| e.matches(method, endpoint))
+                    .unwrap_or(self.endpoints.len());
+                by_path.insert(endpoint.to_string(), row);
+                row
             }
         }
     }
@@ -180,6 +211,11 @@ impl Matrix {
                 "  codes no case saw held in this run: {}\n",
                 never.join(", ")
             ));
+        }
+        let derived = faulted::render(&self.derived);
+        if !derived.is_empty() {
+            out.push('\n');
+            out.push_str(&derived);
         }
         out
     }

@@ -39,7 +39,11 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
     // The file may have gone since it was loaded; the text then points at no line.
     let source = SourceMap::new(case.text().unwrap_or_else(|_| Arc::from("")));
     let mut out = String::new();
-    let file = display_path(&case.path);
+    // A derived case's lines are those of the case `errcontract derive` prints, not the template's.
+    let file = match &case.derived {
+        Some(_) => case.trial_name(),
+        None => display_path(&case.path),
+    };
     let findings = &record.findings;
     let names: Vec<&str> = findings.iter().map(|f| f.check.as_str()).collect();
     out.push_str(&format!(
@@ -50,10 +54,20 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
         names.join(", "),
         case.description
     ));
-    out.push_str(&format!(
-        "  --> {file}:{}\n",
-        source.value_at(&format!("{}/request", record.base))
-    ));
+    if let Some(line) = super::blame::blame(case, record) {
+        out.push_str(&format!("  {line}\n"));
+    }
+    match &case.derived {
+        Some(d) => out.push_str(&format!(
+            "  --> derived from {} ({}); print it with: errcontract derive {0}\n",
+            display_path(&d.template),
+            d.fault
+        )),
+        None => out.push_str(&format!(
+            "  --> {file}:{}\n",
+            source.value_at(&format!("{}/request", record.base))
+        )),
+    }
     if let Some(x) = &record.exchange {
         let step_name = case
             .steps

@@ -3,10 +3,12 @@
 //! `report.html`, the fragments a nextest or sharded run leaves and their merge, the diff. Reports read results; none rebuilds a
 //! request or re-runs a check. Every string written is redacted first.
 
+mod blame;
 mod coverage;
 mod diff;
 mod evidence;
 mod failure;
+mod faulted;
 mod fragment;
 mod html;
 pub mod json;
@@ -22,6 +24,7 @@ pub use coverage::{Cell, Matrix, OTHER};
 pub use diff::diff;
 pub use evidence::{Came, Evidence, Sent};
 pub use failure::failure;
+pub use faulted::FaultedRow;
 pub use fragment::{MergeError, Merged, merge};
 pub use not_run::summary as not_run_summary;
 

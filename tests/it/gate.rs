@@ -238,7 +238,7 @@ fn an_entry_that_names_no_case_is_stale_and_fails_the_run() {
         "{text}"
     );
     assert!(
-        text.contains("stale entry (https://tracker.example/API-9): no case is named g/gone"),
+        text.contains("stale entry (https://tracker.example/API-9): no case is named case::g/gone"),
         "{text}"
     );
     // nextest runs the gate's trial in a process of its own.

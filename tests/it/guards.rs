@@ -252,6 +252,9 @@ fn a_target_that_stopped_answering_ends_the_run_in_bounded_time() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("runs");
+    // Both pipes are read on threads, so a full pipe never stalls the run.
+    let out = reader(child.stdout.take().expect("stdout"));
+    let err = reader(child.stderr.take().expect("stderr"));
     let bound = Duration::from_secs(120);
     loop {
         if child.try_wait().expect("wait").is_some() {
@@ -263,10 +266,14 @@ fn a_target_that_stopped_answering_ends_the_run_in_bounded_time() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let o = child.wait_with_output().expect("output");
-    let t = text(&o);
+    let status = child.wait().expect("status");
+    let t = format!(
+        "{}{}",
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default()
+    );
     assert_eq!(
-        o.status.code(),
+        status.code(),
         Some(i32::from(exit::STOPPED_ANSWERING)),
         "{t}"
     );
@@ -278,6 +285,14 @@ fn a_target_that_stopped_answering_ends_the_run_in_bounded_time() {
         t.contains("inconclusive: the target stopped answering"),
         "{t}"
     );
+}
+
+fn reader(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod support;
 mod case_files;
 mod checks;
 mod corpus;
+mod derive;
 mod harness_cli;
 mod reference;
 mod transport;

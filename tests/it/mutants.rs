@@ -5,7 +5,9 @@
 //! through the real `Runner` against it; the mutant is killed when the case fails (never passes,
 //! never ignored), the expected check is among the failed ones, and the rendered failure says
 //! what is wrong without showing any key. The controls run every case through the same proxy
-//! with no fault and must pass, so each kill is the fault's doing. The catalog and its score are
+//! with no fault and must pass, so each kill is the fault's doing. Some faults touch only
+//! requests no hand-written case sends: their cases are derived from the templates in cases/,
+//! and a test shows the hand-written cases alone miss them. The catalog and its score are
 //! documented in docs/mutants.md.
 
 use std::fmt::Write as _;
@@ -124,7 +126,57 @@ const VIDEO_FAILURE: &str = r#"{
   ]
 }"#;
 
-/// Every case the catalog uses, for the controls.
+/// The derived cases (from the templates in cases/) the catalog uses: name and case text.
+const DERIVED: &[&str] = &[
+    "images/generations/type/resolution/number",
+    "images/generations/precedence/drop/prompt/before/unsupported/resolution",
+];
+
+/// Every case the templates below cases/ derive, loaded once, with its fault, and its text.
+fn derived_cases() -> &'static [(Arc<errcontract::case::Case>, String)] {
+    static CASES: std::sync::OnceLock<Vec<(Arc<errcontract::case::Case>, String)>> =
+        std::sync::OnceLock::new();
+    CASES.get_or_init(|| {
+        let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+        errcontract::case::derive_all(&cases, &support::contract())
+            .expect("the templates load")
+            .cases
+            .into_iter()
+            .map(|c| {
+                let text = c.text().expect("a derived case keeps its text").to_string();
+                (c, text)
+            })
+            .collect()
+    })
+}
+
+/// The text of the derived case `name`.
+fn derived(name: &str) -> &'static str {
+    derived_cases()
+        .iter()
+        .find(|(c, _)| c.name == name)
+        .map(|(_, text)| text.as_str())
+        .unwrap_or_else(|| panic!("no derived case {name}"))
+}
+
+/// The case of a catalog entry: the derived case with that text (so its failure carries the
+/// blame line), else the text parsed as a hand-written case.
+fn subject(name: &str, text: &str) -> errcontract::case::Case {
+    derived_cases()
+        .iter()
+        .find(|(_, t)| t == text)
+        .map(|(c, _)| (**c).clone())
+        .unwrap_or_else(|| support::case(name, text))
+}
+
+/// Every case the catalog uses, for the controls: the hand-written ones and the derived ones.
+fn controls() -> Vec<(&'static str, &'static str)> {
+    let mut all = CASES.to_vec();
+    all.extend(DERIVED.iter().map(|name| (*name, derived(name))));
+    all
+}
+
+/// Every hand-written case the catalog uses.
 const CASES: &[(&str, &str)] = &[
     ("images/resolution", support::RESOLUTION_CASE),
     ("images/missing-prompt", MISSING_PROMPT),
@@ -148,6 +200,8 @@ struct Seen {
     target: String,
     /// The bearer token, when the request had one.
     token: String,
+    /// The JSON body, when the request had one (else null).
+    json: Value,
 }
 
 /// How the reply's length goes on the wire.
@@ -317,6 +371,7 @@ async fn read_request(sock: &mut TcpStream) -> std::io::Result<Option<Request>> 
             method,
             target,
             token,
+            json: serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null),
         },
         headers,
         body: buf[head_end..].to_vec(),
@@ -1006,8 +1061,64 @@ fn catalog() -> Vec<Mutant> {
                 r.length = Length::CloseDelimited;
             },
         ),
+        // Faults only derived cases catch: no hand-written case sends these requests.
+        mutant(
+            "param_wrong_for_one_field",
+            "a copy-paste bug: a wrong JSON type for `resolution` is blamed on `aspect_ratio`",
+            derived(DERIVED[0]),
+            "param",
+            "sent `resolution` as a number (42): the target blamed `aspect_ratio`",
+            |seen, r| {
+                if resolution_of_wrong_type(seen) && r.json()["error"]["param"] == "resolution" {
+                    r.edit(|v| v["error"]["param"] = json!("aspect_ratio"));
+                }
+            },
+        ),
+        mutant(
+            "value_checked_before_presence",
+            "with `prompt` missing and `resolution` unsupported, the unsupported value is reported (the other order)",
+            derived(DERIVED[1]),
+            "code",
+            "the target answered `invalid_parameter` blaming `resolution` (expected `parameter_missing` for `prompt`)",
+            |seen, r| {
+                if let Some(resolution) = unsupported_resolution_without_prompt(seen) {
+                    r.edit(|v| {
+                        v["error"] = json!({
+                            "message": format!("Unsupported resolution '{resolution}' for model 'seedream-5-lite'."),
+                            "type": "invalid_request_error",
+                            "param": "resolution",
+                            "code": "invalid_parameter",
+                        })
+                    });
+                }
+            },
+        ),
     ]
 }
+
+fn is_image_generation(seen: &Seen) -> bool {
+    seen.method == "POST" && seen.target == "/v2/images/generations"
+}
+
+/// An image generation whose `resolution` is there but not a string.
+fn resolution_of_wrong_type(seen: &Seen) -> bool {
+    is_image_generation(seen) && seen.json.get("resolution").is_some_and(|v| !v.is_string())
+}
+
+/// The resolution of an image generation on seedream-5-lite that has no prompt and a
+/// resolution that model does not support (2K and 3K are its own).
+fn unsupported_resolution_without_prompt(seen: &Seen) -> Option<String> {
+    let body = &seen.json;
+    let resolution = body.get("resolution")?.as_str()?;
+    (is_image_generation(seen)
+        && body.get("prompt").is_none()
+        && body["model"] == "seedream-5-lite"
+        && !["2K", "3K"].contains(&resolution))
+    .then(|| resolution.to_string())
+}
+
+/// The mutants only derived cases catch, by name.
+const DERIVED_ONLY: &[&str] = &["param_wrong_for_one_field", "value_checked_before_presence"];
 
 // --- Judging ---
 
@@ -1058,7 +1169,7 @@ async fn run_through(
 ) {
     let server = reference_server().await;
     let proxy = faulty_proxy(server.base_url(), fault).await;
-    let case = support::case(name, case);
+    let case = subject(name, case);
     let runner = support::runner(&proxy);
     let result = runner.run_case(&case).await;
     let rendered = errcontract::report::failure(&case, &result, runner.target());
@@ -1145,6 +1256,7 @@ fn score_table(judged: &[Judged]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mutant_is_killed() {
+    let _alone = HEAVY.lock().await;
     let catalog = catalog();
     assert!(
         catalog.len() >= 30,
@@ -1177,7 +1289,7 @@ async fn every_mutant_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_passes_through_the_proxy_without_a_fault() {
     let mut failures = Vec::new();
-    for (name, text) in CASES {
+    for (name, text) in controls() {
         let (_, result, rendered) = run_through(name, text, Arc::new(|_, _| {})).await;
         if !support::passed(&result) {
             failures.push(format!(
@@ -1189,11 +1301,74 @@ async fn every_case_passes_through_the_proxy_without_a_fault() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Held by the tests that run many cases through proxies, so they do not run at once: on 2
+/// cores their load together pushes the timing mutants (a 50 MB body in 2 s) past the timeout.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What each hand-written case of cases/ that sends an image generation comes to behind a
+/// proxy applying `fault`: (trial, passed).
+async fn hand_written_image_cases(fault: Fault) -> Vec<(String, bool)> {
+    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let loaded = errcontract::case::load_all(&cases, &support::contract()).expect("cases load");
+    let server = reference_server().await;
+    let proxy = faulty_proxy(server.base_url(), fault).await;
+    let runner = support::runner(&proxy);
+    let mut out = Vec::new();
+    for case in &loaded.cases {
+        let sends_images = case.steps.iter().any(|(_, s)| {
+            s.request.method.as_str() == "POST" && s.request.path == "/v2/images/generations"
+        });
+        // Bodies generated to a size (25 MiB) carry no parameters to fault and only slow this down.
+        let sized = case
+            .steps
+            .iter()
+            .any(|(_, s)| s.request.body_size.is_some());
+        if sends_images && !sized && case.ignore.is_none() {
+            let result = runner.run_case(case).await;
+            out.push((case.trial_name(), support::passed(&result)));
+        }
+    }
+    server.shutdown().await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hand_written_cases_alone_miss_the_faults_only_derived_cases_catch() {
+    let _alone = HEAVY.lock().await;
+    let control = hand_written_image_cases(Arc::new(|_, _| {})).await;
+    let passing: Vec<&String> = control
+        .iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        passing.len() >= 20,
+        "only {} hand-written image cases pass through the proxy: {control:?}",
+        passing.len()
+    );
+    for m in catalog()
+        .into_iter()
+        .filter(|m| DERIVED_ONLY.contains(&m.name))
+    {
+        let mutated = hand_written_image_cases(m.fault_fn.clone()).await;
+        let caught: Vec<&String> = mutated
+            .iter()
+            .filter(|(name, ok)| !ok && passing.contains(&name))
+            .map(|(n, _)| n)
+            .collect();
+        assert!(
+            caught.is_empty(),
+            "{}: hand-written cases catch it too, so it does not show what derived cases add: {caught:?}",
+            m.name
+        );
+    }
+}
+
 #[test]
 fn every_catalog_case_is_in_the_controls() {
     for m in catalog() {
         assert!(
-            CASES.iter().any(|(_, text)| *text == m.case),
+            controls().iter().any(|(_, text)| *text == m.case),
             "{}: its case is not among the controls",
             m.name
         );
@@ -1342,14 +1517,20 @@ fn docs_table() -> String {
         "| # | mutant | fault | caught by | the output says |\n|---|---|---|---|---|\n",
     );
     for (i, m) in catalog().iter().enumerate() {
+        let says = m.says.replace('\n', " ");
+        // A code span holding backticks is fenced by two.
+        let says = if says.contains('`') {
+            format!("`` {says} ``")
+        } else {
+            format!("`{says}`")
+        };
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | `{}` | `{}` |",
+            "| {} | `{}` | {} | `{}` | {says} |",
             i + 1,
             m.name,
             m.fault,
             m.check,
-            m.says.replace('\n', " ")
         );
     }
     out
