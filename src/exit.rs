@@ -32,12 +32,15 @@ pub const BLANK_TARGET: u8 = 8;
 pub const REPORT_DIR_UNWRITABLE: u8 = 9;
 /// The known-failures file is out of date: an entry expired or names no case.
 pub const STALE_EXPECTATIONS: u8 = 10;
+/// `errcontract report`: cases of the suite have no result in the fragments merged (a shard
+/// missing, a process killed); `--partial` accepts that.
+pub const INCOMPLETE: u8 = 11;
 /// A case failed, or a listed case passed (an unexpected pass); libtest's own code for a
 /// failed test.
 pub const FAILED: u8 = 101;
 
 /// Every code, with its name as the README's table gives it.
-pub const ALL: [(u8, &str); 12] = [
+pub const ALL: [(u8, &str); 13] = [
     (OK, "OK"),
     (INVALID_CASES, "INVALID_CASES"),
     (SETUP, "SETUP"),
@@ -49,10 +52,64 @@ pub const ALL: [(u8, &str); 12] = [
     (BLANK_TARGET, "BLANK_TARGET"),
     (REPORT_DIR_UNWRITABLE, "REPORT_DIR_UNWRITABLE"),
     (STALE_EXPECTATIONS, "STALE_EXPECTATIONS"),
+    (INCOMPLETE, "INCOMPLETE"),
     (FAILED, "FAILED"),
 ];
+
+/// The one code of a finished run: a guard that explains the failures (the target stopped
+/// answering, the key is refused) before a failed case, a failed case before any other guard,
+/// that before an out-of-date known-failures file; reports that could not be written turn
+/// only a run that held anyway.
+pub fn decide(
+    guard: Option<(u8, bool)>,
+    cases_failed: bool,
+    out_of_date: bool,
+    reports_written: bool,
+) -> u8 {
+    let code = match guard {
+        Some((code, true)) => code,
+        _ if cases_failed => FAILED,
+        Some((code, false)) => code,
+        None if out_of_date => STALE_EXPECTATIONS,
+        None => OK,
+    };
+    if code == OK && !reports_written {
+        REPORT_DIR_UNWRITABLE
+    } else {
+        code
+    }
+}
 
 /// The `ExitCode` of one of the codes above.
 pub fn code(code: u8) -> ExitCode {
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_that_explains_most_wins() {
+        assert_eq!(
+            decide(Some((KEY_REJECTED, true)), true, true, true),
+            KEY_REJECTED
+        );
+        assert_eq!(
+            decide(Some((TOO_MANY_INCONCLUSIVE, false)), true, false, true),
+            FAILED
+        );
+        assert_eq!(
+            decide(Some((TOO_MANY_INCONCLUSIVE, false)), false, true, true),
+            TOO_MANY_INCONCLUSIVE
+        );
+        assert_eq!(decide(None, false, true, true), STALE_EXPECTATIONS);
+        assert_eq!(decide(None, false, false, false), REPORT_DIR_UNWRITABLE);
+        assert_eq!(
+            decide(None, true, false, false),
+            FAILED,
+            "lost reports never hide a failure"
+        );
+        assert_eq!(decide(None, false, false, true), OK);
+    }
 }

@@ -17,7 +17,7 @@ use libtest_mimic::{Arguments, Completion, Failed, FormatSetting, Trial};
 use crate::case::{self, Case, Feature, Loaded, Role, TRIAL_PREFIX};
 use crate::contract::Contract;
 use crate::exit;
-use crate::gate::{self, GATE_TRIAL, Judgement, KnownFailures, Tally};
+use crate::gate::{self, Conclusion, GATE_TRIAL, Judgement, KnownFailures};
 use crate::probe::{Probe, ProbeConfig};
 use crate::report::json::Document;
 use crate::report::{self, Entry, Kind, Matrix};
@@ -96,7 +96,7 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     if args.list {
         return Ok(list(args, &loaded, gate.is_some()));
     }
-    if selected(args, &loaded, gate.is_some()) == 0 {
+    if selected(args, &loaded) == 0 {
         return Err(nothing_selected(args, &loaded));
     }
     if let Some(dir) = &settings.report_dir {
@@ -151,7 +151,7 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         }
     }
     let target = Arc::new(target);
-    let whole = exact_case(args).is_none();
+    let whole = one_trial(args).is_none();
     let (trials, jobs, collected) = plan(args, loaded, &target, &contract, gate);
     let runner = Runner::new(probe, contract, (*target).clone(), settings.clone());
     run::spawn(runtime.handle(), Arc::new(runner), jobs);
@@ -176,14 +176,35 @@ fn write_reports(
     one: Option<&str>,
     secrets: &crate::redact::Secrets,
 ) -> std::io::Result<Vec<std::path::PathBuf>> {
-    match one.filter(|_| std::env::var_os("NEXTEST").is_some()) {
-        Some(name) => Ok(vec![report::write_fragment(dir, doc, name, secrets)?]),
-        None => {
+    match (one, std::env::var_os("NEXTEST").is_some()) {
+        (Some(name), true) => Ok(vec![report::write_fragment(dir, doc, name, secrets)?]),
+        // A one-case rerun by hand leaves the run's reports as they are.
+        (Some(_), false) => Ok(Vec::new()),
+        (None, _) => {
             let mut files = report::write(dir, doc, secrets)?;
+            report::clear_other_runs(dir, &doc.run)?;
             files.push(report::write_fragment(dir, doc, "run", secrets)?);
             Ok(files)
         }
     }
+}
+
+/// Append `summary.md` to the CI job's summary, if reports were written and CI asks; a
+/// failure there costs the job's page, not the run's verdict.
+fn step_summary(dir: &std::path::Path, files: &[std::path::PathBuf]) {
+    if !files.iter().any(|f| f.ends_with("summary.md")) {
+        return;
+    }
+    if let Err(e) = report::append_to_step_summary(dir) {
+        eprintln!("errcontract: warning: cannot append summary.md to $GITHUB_STEP_SUMMARY: {e}");
+    }
+}
+
+/// The one trial `--exact NAME` picks (nextest runs every trial so, one process each).
+fn one_trial(args: &Arguments) -> Option<&str> {
+    args.filter
+        .as_deref()
+        .filter(|_| args.exact && args.skip.is_empty())
 }
 
 /// The case `--exact case::x` names (without `--skip`): that file alone is loaded.
@@ -204,9 +225,10 @@ fn trial_names(loaded: &Loaded, gated: bool) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// How many trials libtest will run (neither filtered out nor ignored).
-fn selected(args: &Arguments, loaded: &Loaded, gated: bool) -> usize {
-    trial_names(loaded, gated)
+/// How many cases libtest will run (neither filtered out nor ignored); the gate's own trial
+/// tests no target, so it is not counted.
+fn selected(args: &Arguments, loaded: &Loaded) -> usize {
+    trial_names(loaded, false)
         .into_iter()
         .map(|(name, ignored)| Trial::test(name, || Ok(())).with_ignored_flag(ignored))
         .filter(|t| !args.is_filtered_out(t) && !args.is_ignored(t))
@@ -258,10 +280,11 @@ fn gate_only(
     // Every trial there is, derived ones included, to tell a stale entry.
     let everything = discover(&Arguments::from_iter(["errcontract"]), settings, contract)?;
     let outcome: GateOutcome = Arc::default();
-    let trial = gate_trial(gate.clone(), trial_list(&everything), outcome.clone());
+    let trial = gate_trial(gate.clone(), everything.trial_names(), outcome.clone());
     let conclusion = libtest_mimic::run(args, vec![trial]);
     let entry = take(&outcome);
     let out_of_date = entry.as_ref().is_some_and(|e| e.kind == Kind::Failed);
+    let mut written = true;
     if let (Some(dir), Some(entry)) = (&settings.report_dir, entry) {
         let target = settings
             .base_url
@@ -281,13 +304,11 @@ fn gate_only(
                 "errcontract: error: cannot write reports to {}: {e}",
                 dir.display()
             );
+            written = false;
         }
     }
-    Ok(exit::code(match (out_of_date, conclusion.has_failed()) {
-        (true, _) => exit::STALE_EXPECTATIONS,
-        (false, true) => exit::FAILED,
-        (false, false) => exit::OK,
-    }))
+    let failed = conclusion.has_failed() && !out_of_date;
+    Ok(exit::code(exit::decide(None, failed, out_of_date, written)))
 }
 
 /// What the gate's trial found, once it ran: its report entry.
@@ -298,14 +319,6 @@ fn take(outcome: &GateOutcome) -> Option<Entry> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
-}
-
-/// The name of every trial of the cases loaded, broken files included.
-fn trial_list(loaded: &Loaded) -> Vec<String> {
-    trial_names(loaded, false)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect()
 }
 
 /// The trial that fails when the known-failures file is out of date (expired or stale
@@ -393,7 +406,7 @@ fn plan(
 ) -> (Vec<Trial>, Vec<Job>, Arc<Mutex<Collected>>) {
     let total = loaded.cases.len() + loaded.broken.len();
     let names = if gate.is_some() {
-        trial_list(&loaded)
+        loaded.trial_names()
     } else {
         Vec::new()
     };
@@ -401,14 +414,12 @@ fn plan(
         entries: Vec::with_capacity(total),
         matrix: Matrix::new(&contract.table, &contract.endpoints),
         sent: false,
-        tally: Tally::default(),
         contract: contract.fingerprint.clone(),
         gate_file: gate.as_ref().map(|g| g.file.clone()),
         gate: GateOutcome::default(),
     }));
     let ctx = Arc::new(TrialContext {
         target: target.clone(),
-        contract: contract.clone(),
         gate: gate.clone(),
         today: gate::today(),
         collected: collected.clone(),
@@ -465,7 +476,6 @@ fn finish(
     whole: bool,
 ) -> ExitCode {
     let gate_entry = take(&collected.gate);
-    let out_of_date = gate_entry.as_ref().is_some_and(|e| e.kind == Kind::Failed);
     let entries = &mut collected.entries;
     entries.extend(gate_entry);
     entries.sort_by(|a, b| a.trial.cmp(&b.trial));
@@ -492,44 +502,51 @@ fn finish(
             ),
         );
     }
-    let guards = gate::after_run(&collected.tally, settings.max_inconclusive, whole);
-    for guard in &guards {
+    let mut doc = Document::of(
+        target.identity(),
+        &collected.contract,
+        collected.gate_file.as_deref(),
+        entries,
+        &collected.matrix,
+    );
+    // A trial that failed without leaving a record (a job that panicked) still fails the run.
+    let recorded = doc
+        .cases
+        .iter()
+        .filter(|c| c.outcome.fails_the_run())
+        .count();
+    let conclusion = Conclusion::of(
+        &doc.cases,
+        settings.max_inconclusive,
+        whole,
+        failed_trials > recorded as u64,
+    );
+    for guard in &conclusion.guards {
         eprintln!("errcontract: error: {guard}");
     }
-    let cases_failed = failed_trials > u64::from(out_of_date);
-    let code = match guards.first() {
-        Some(g) if g.explains_failures() => g.exit_code(),
-        _ if cases_failed => exit::FAILED,
-        Some(g) => g.exit_code(),
-        None if out_of_date => exit::STALE_EXPECTATIONS,
-        None => exit::OK,
-    };
+    doc.conclude(&conclusion);
+    let mut written = true;
     if let Some(dir) = &settings.report_dir {
-        let doc = Document::of(
-            target.identity(),
-            &collected.contract,
-            collected.gate_file.as_deref(),
-            entries,
-            &collected.matrix,
-        );
-        match write_reports(dir, &doc, exact_case(args), &target.secrets) {
+        match write_reports(dir, &doc, one_trial(args), &target.secrets) {
+            Ok(files) if files.is_empty() => eprintln!(
+                "errcontract: a one-case rerun writes no reports: those in {} stay the run's",
+                dir.display()
+            ),
             Ok(files) => {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 eprintln!("errcontract: reports written: {}", names.join(", "));
+                step_summary(dir, &files);
             }
             Err(e) => {
                 eprintln!(
                     "errcontract: error: cannot write reports to {}: {e}",
                     dir.display()
                 );
-                // The verdict stands; only a run that held anyway is turned by the lost reports.
-                if code == exit::OK {
-                    return exit::code(exit::REPORT_DIR_UNWRITABLE);
-                }
+                written = false;
             }
         }
     }
-    exit::code(code)
+    exit::code(conclusion.exit_code(written))
 }
 
 /// The cases to run: every file below the cases directory and the cases its templates derive,
@@ -541,29 +558,19 @@ fn discover(
 ) -> Result<Loaded, SetupError> {
     let root = &settings.cases_dir;
     let exact = exact_case(args);
-    let mut loaded = match exact {
+    let loaded = match exact {
         Some(name) => {
             let file = case::file_of(root, name);
             let files = if file.is_file() { vec![file] } else { vec![] };
             Loaded::files(root, files, contract)
         }
-        None => case::load_all(root, contract).map_err(|e| {
+        None => case::suite(root, contract).map_err(|e| {
             SetupError::new(
                 format!("cannot read the cases directory {}: {e}", root.display()),
                 "point ERRCONTRACT_CASES at a directory of case files",
             )
         })?,
     };
-    if exact.is_none() {
-        let derived = case::derive_all(root, contract).map_err(|e| {
-            SetupError::new(
-                format!("cannot read the templates below {}: {e}", root.display()),
-                "point ERRCONTRACT_CASES at a directory of case files",
-            )
-        })?;
-        loaded.cases.extend(derived.cases);
-        loaded.broken.extend(derived.broken);
-    }
     if !loaded.cases.is_empty() || !loaded.broken.is_empty() {
         return Ok(loaded);
     }
@@ -714,7 +721,6 @@ enum Verdict {
 /// What every case's trial shares: where results go and what judges them.
 struct TrialContext {
     target: Arc<Target>,
-    contract: Arc<Contract>,
     gate: Option<Arc<KnownFailures>>,
     today: time::Date,
     collected: Arc<Mutex<Collected>>,
@@ -759,7 +765,6 @@ fn judged(ctx: &TrialContext, case: &Case, result: run::CaseResult) -> (Verdict,
         c.matrix.add(&result);
         c.matrix.add_derived(case, &result);
         c.sent |= result.steps.iter().any(|s| s.requests > 0);
-        c.tally.add(case, &result, &ctx.contract.table);
     }
     let failed_checks = result.findings().iter().map(|f| f.check).collect();
     let judgement = match &ctx.gate {
@@ -776,10 +781,9 @@ fn judged(ctx: &TrialContext, case: &Case, result: run::CaseResult) -> (Verdict,
     let message: Option<Arc<str>> = (!text.is_empty()).then(|| Arc::from(secrets.redact(&text)));
     let failure = || Verdict::Failed(message.clone().unwrap_or_else(|| Arc::from(trial.as_str())));
     let verdict = match (&judgement, &result.outcome) {
-        (Judgement::Expected(entry), _) => Verdict::NotRun(secrets.redact(&format!(
-            "expected failure ({}): {}",
-            entry.ticket, entry.reason
-        ))),
+        (Judgement::Expected { .. }, _) => {
+            Verdict::NotRun(secrets.redact(&judgement.expected_note().unwrap_or_default()))
+        }
         (Judgement::UnexpectedPass(_), _) | (_, Outcome::Failed { .. }) => failure(),
         (_, Outcome::Ignored(why)) => Verdict::NotRun(secrets.redact(&why.to_string())),
         (_, Outcome::Inconclusive(why)) => Verdict::NotRun(secrets.redact(&why.to_string())),
@@ -793,7 +797,7 @@ fn judged(ctx: &TrialContext, case: &Case, result: run::CaseResult) -> (Verdict,
         secrets,
     );
     let entry = match &judgement {
-        Judgement::Expected(e) => entry.judged(Kind::ExpectedFailure, &e.ticket),
+        Judgement::Expected { entry: e, .. } => entry.judged(Kind::ExpectedFailure, &e.ticket),
         Judgement::UnexpectedPass(e) => entry.judged(Kind::UnexpectedPass, &e.ticket),
         Judgement::NewFailure { entry: e, .. } | Judgement::Expired(e) => {
             entry.judged(Kind::Failed, &e.ticket)
@@ -810,7 +814,6 @@ fn broken_trial(broken: case::Broken, collected: &Arc<Mutex<Collected>>) -> (Tri
     let t = Trial::test(trial.clone(), move || {
         let message: Arc<str> = Arc::from(format!("{trial}: {}", broken.errors));
         let mut c = lock(&collected);
-        c.tally.add_invalid();
         c.entries.push(Entry::invalid(
             trial,
             report::display_path(&broken.path),
@@ -828,8 +831,6 @@ struct Collected {
     matrix: Matrix,
     /// Whether any request was sent (else there is no matrix to show).
     sent: bool,
-    /// What the cases came to, for the guards.
-    tally: Tally,
     /// The contract's fingerprint, for the reports.
     contract: String,
     /// The known-failures file, as displayed, when the run is gated.

@@ -61,6 +61,10 @@ enum Command {
         /// Where the reports go (default: the first directory).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Accept fragments that cover only part of the suite (a filtered run); without it,
+        /// cases with no result make the merge fail (a shard missing, a process killed).
+        #[arg(long)]
+        partial: bool,
     },
     /// Compare two runs' report.json: new failures, fixed cases, newly inconclusive or ignored
     /// cases, cases added or removed, in Markdown.
@@ -100,7 +104,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&args),
         Command::Expectations { from, output } => expectations(&from, output.as_deref()),
         Command::Diff { old, new } => diff(&old, &new),
-        Command::Report { dirs, out } => merge_reports(&dirs, out),
+        Command::Report { dirs, out, partial } => merge_reports(&dirs, out, partial),
         Command::Run { args } => {
             let argv = std::iter::once("errcontract-run".to_string()).chain(args);
             errcontract::harness::main(libtest_mimic::Arguments::from_iter(argv))
@@ -265,8 +269,20 @@ fn expectations(from: &std::path::Path, output: Option<&std::path::Path>) -> Exi
     }
     if !written.widened.is_empty() {
         eprintln!(
-            "widened (fail in more checks than listed; a new break is now accepted, check it is meant): {}",
+            "marked FILL IN (they fail in more checks than listed: confirm each new break): {}",
             list(&written.widened)
+        );
+    }
+    if !written.narrowed.is_empty() {
+        eprintln!(
+            "narrowed to the checks that still fail (partly fixed): {}",
+            list(&written.narrowed)
+        );
+    }
+    if !written.expanded.is_empty() {
+        eprintln!(
+            "globs replaced by the cases they still fail (part of each area is fixed): {}",
+            list(&written.expanded)
         );
     }
     eprintln!("kept as written: {}", written.kept);
@@ -292,8 +308,8 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
     }
 }
 
-fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
-    let merged = match errcontract::report::merge(dirs) {
+fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>, partial: bool) -> ExitCode {
+    let mut merged = match errcontract::report::merge(dirs) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");
@@ -304,14 +320,48 @@ fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
         }
     };
     let out = out.unwrap_or_else(|| dirs[0].clone());
-    // The keys in this environment, if any, are redacted too (fragments are redacted already).
+    // The settings of this environment: the keys in it are redacted too (fragments are
+    // redacted already), and its ERRCONTRACT_MAX_INCONCLUSIVE judges the merged run.
+    let settings = errcontract::settings::Settings::from_env().ok();
     let mut secrets = errcontract::redact::Secrets::new();
-    if let Ok(settings) = errcontract::settings::Settings::from_env() {
-        for (role, key) in &settings.keys {
-            secrets.add(role.env_var().unwrap_or("ERRCONTRACT_API_KEY"), key);
+    for (role, key) in settings.iter().flat_map(|s| &s.keys) {
+        secrets.add(role.env_var().unwrap_or("ERRCONTRACT_API_KEY"), key);
+    }
+    let max_inconclusive = settings.as_ref().map_or(0.2, |s| s.max_inconclusive);
+    let conclusion =
+        errcontract::gate::Conclusion::of(&merged.doc.cases, max_inconclusive, true, false);
+    merged.doc.conclude(&conclusion);
+    let missing = if partial {
+        Vec::new()
+    } else {
+        match settings.as_ref().and_then(|s| suite_of(s, &merged.doc)) {
+            Some(suite) => errcontract::report::missing(&merged.doc, &suite),
+            None => {
+                merged.notes.push(
+                    "every case's result could not be checked: the cases and schemas here (ERRCONTRACT_CASES, ERRCONTRACT_SCHEMAS) are not the run's".into(),
+                );
+                Vec::new()
+            }
+        }
+    };
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
+        let message = format!(
+            "{} case(s) of the suite have no result in the fragments (a shard missing, a process killed?): {}{}\n  help: merge every shard's directory, or pass --partial for a run of part of the suite",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+        merged.doc.guards.push(message);
+        if merged.doc.exit_code == exit::OK {
+            merged.doc.exit_code = exit::INCOMPLETE;
         }
     }
-    match errcontract::report::write(&out, &merged.doc, &secrets) {
+    let written = match errcontract::report::write(&out, &merged.doc, &secrets) {
         Ok(files) => {
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             eprintln!(
@@ -321,17 +371,44 @@ fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>) -> ExitCode {
                 merged.doc.cases.len(),
                 names.join(", ")
             );
-            if !merged.duplicates.is_empty() {
-                eprintln!(
-                    "warning: cases in more than one fragment (the last kept; were two shards given the same partition?): {}",
-                    merged.duplicates.join(", ")
-                );
+            if let Err(e) = errcontract::report::append_to_step_summary(&out) {
+                eprintln!("warning: cannot append summary.md to $GITHUB_STEP_SUMMARY: {e}");
             }
-            exit::code(exit::OK)
+            true
         }
         Err(e) => {
             eprintln!("error: cannot write reports to {}: {e}", out.display());
-            exit::code(exit::REPORT_DIR_UNWRITABLE)
+            false
         }
+    };
+    for note in &merged.notes {
+        eprintln!("note: {note}");
     }
+    for guard in &merged.doc.guards {
+        eprintln!("error: {guard}");
+    }
+    let code = merged.doc.exit_code;
+    exit::code(if written || code != exit::OK {
+        code
+    } else {
+        exit::REPORT_DIR_UNWRITABLE
+    })
+}
+
+/// Every trial of the suite the run was of, when the cases and schemas here are its.
+fn suite_of(
+    settings: &errcontract::settings::Settings,
+    doc: &errcontract::report::json::Document,
+) -> Option<Vec<String>> {
+    let contract = errcontract::contract::Contract::load(&settings.schemas_dir).ok()?;
+    if contract.fingerprint != doc.contract {
+        return None;
+    }
+    let mut names = errcontract::case::suite(&settings.cases_dir, &contract)
+        .ok()?
+        .trial_names();
+    if doc.expectations.is_some() {
+        names.push(errcontract::gate::GATE_TRIAL.to_string());
+    }
+    Some(names)
 }

@@ -238,7 +238,12 @@ pub fn quote(s: &str) -> String {
 }
 
 /// The command that reruns one case against the same target and cases directory.
-pub fn rerun_command(trial_name: &str, target: &Target, cases_dir: Option<&Path>) -> String {
+pub fn rerun_command(
+    trial_name: &str,
+    target: &Target,
+    cases_dir: Option<&Path>,
+    expectations: Option<&Path>,
+) -> String {
     let mut prefix = String::new();
     if !target.reference {
         prefix.push_str(&format!(
@@ -250,6 +255,12 @@ pub fn rerun_command(trial_name: &str, target: &Target, cases_dir: Option<&Path>
         prefix.push_str(&format!(
             "ERRCONTRACT_CASES={} ",
             quote(&dir.display().to_string())
+        ));
+    }
+    if let Some(file) = expectations {
+        prefix.push_str(&format!(
+            "ERRCONTRACT_EXPECTATIONS={} ",
+            quote(&file.display().to_string())
         ));
     }
     format!("{prefix}cargo test --test contract -- --exact {trial_name}")

@@ -95,6 +95,20 @@ impl Settings {
                 kind: SettingsErrorKind::BlankTarget,
             });
         }
+        // The key of role `valid` is what most cases need: set but empty, it is a missing CI
+        // secret, and the run would quietly ignore those cases. (The other roles' keys are
+        // optional: empty is unset.)
+        if get("ERRCONTRACT_BASE_URL").is_some()
+            && get("ERRCONTRACT_API_KEY").is_some_and(|v| v.trim().is_empty())
+        {
+            return Err(SettingsError {
+                var: "ERRCONTRACT_API_KEY".into(),
+                shown: String::new(),
+                problem: "set but empty: every case that needs the valid key would be ignored".into(),
+                help: "give the key (is the CI secret missing or misnamed?), or unset the variable to run only the cases that need no key".into(),
+                kind: SettingsErrorKind::BlankTarget,
+            });
+        }
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let err = |var: &str, value: &str, problem: &str, help: &str| SettingsError {
             var: var.into(),

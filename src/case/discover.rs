@@ -187,3 +187,23 @@ impl Loaded {
 pub fn load_all(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
     Ok(Loaded::files(root, discover(root)?, contract))
 }
+
+/// The whole suite below `root`: every case file and every case its templates derive.
+pub fn suite(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
+    let mut loaded = load_all(root, contract)?;
+    let derived = super::derive_all(root, contract)?;
+    loaded.cases.extend(derived.cases);
+    loaded.broken.extend(derived.broken);
+    Ok(loaded)
+}
+
+impl Loaded {
+    /// The trial name of every case, broken files included.
+    pub fn trial_names(&self) -> Vec<String> {
+        self.cases
+            .iter()
+            .map(|c| c.trial_name())
+            .chain(self.broken.iter().map(|b| b.trial_name()))
+            .collect()
+    }
+}

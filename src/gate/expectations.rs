@@ -1,8 +1,10 @@
 //! `errcontract expectations --from report.json`: the known-failures file a run implies. Every
 //! failing case gets an entry; entries already written keep their reason, ticket and expiry;
-//! an entry whose case now passes is dropped; entries for cases the run did not conclude are
-//! kept. New entries say `FILL IN` where a person must write the reason and the ticket: the
-//! gate refuses them until then.
+//! an entry whose case now passes is dropped; a glob some of whose cases pass now is replaced by
+//! exact entries for those still failing; an entry's `checks` narrow to what still fails; entries
+//! for cases the run did not conclude are kept. New entries, and entries whose `checks` had to
+//! grow (a new break), say `FILL IN` where a person must write or confirm: the gate refuses
+//! them until then.
 
 use std::collections::BTreeSet;
 
@@ -21,8 +23,12 @@ pub struct Written {
     pub added: Vec<String>,
     /// Entries dropped: their cases pass now.
     pub removed: Vec<String>,
-    /// Entries whose `checks` grew to cover this run's failures: a new break accepted.
+    /// Entries whose `checks` grew to cover this run's failures: marked for a person to confirm.
     pub widened: Vec<String>,
+    /// Entries whose `checks` shrank to what still fails.
+    pub narrowed: Vec<String>,
+    /// Globs replaced by exact entries, as some of their cases pass now.
+    pub expanded: Vec<String>,
     /// Entries kept as they were.
     pub kept: usize,
 }
@@ -43,9 +49,11 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
     };
     let failing = |k: Kind| matches!(k, Kind::Failed | Kind::ExpectedFailure);
     let passing = |k: Kind| matches!(k, Kind::Passed | Kind::UnexpectedPass);
+    // Cases only: the gate's own trial is not a case to list.
     let cases: Vec<(&str, Kind, &[CheckName])> = report
         .cases
         .iter()
+        .filter(|c| !c.name.starts_with("gate::"))
         .map(|c| (c.name.as_str(), c.outcome, c.failed_checks.as_slice()))
         .collect();
     let mut written = Written::default();
@@ -64,18 +72,43 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
             written.removed.push(written_name(&name).to_string());
             continue;
         }
-        if glob.is_none()
-            && let (Some(listed), Some((_, kind, failed))) = (&mut entry.checks, matched.first())
+        if glob.is_some() {
+            if matched.iter().any(|(_, k, _)| passing(*k)) {
+                // Part of the area is fixed: the glob would now pass cases it lists.
+                written.expanded.push(written_name(&name).to_string());
+                for (case, _, _) in matched.iter().filter(|(_, k, _)| failing(*k)) {
+                    entries.push(RawEntry {
+                        case: written_name(case).to_string(),
+                        ..entry.clone()
+                    });
+                }
+            } else {
+                written.kept += 1;
+                entries.push(entry);
+            }
+            continue;
+        }
+        if let (Some(listed), Some((_, kind, failed))) = (&mut entry.checks, matched.first())
             && failing(*kind)
         {
             let before: BTreeSet<CheckName> = listed.iter().copied().collect();
-            let after: BTreeSet<CheckName> = before.iter().chain(failed.iter()).copied().collect();
-            if after != before {
-                *listed = after.into_iter().collect();
+            let now: BTreeSet<CheckName> = failed.iter().copied().collect();
+            let grown: Vec<&str> = now.difference(&before).map(|c| c.as_str()).collect();
+            if !grown.is_empty() {
+                // A new break is never accepted unseen: a person confirms it.
+                entry.reason = format!(
+                    "{FILL_IN}: it now also fails [{}]; confirm, then say why: {}",
+                    grown.join(", "),
+                    entry.reason
+                );
                 written.widened.push(written_name(&name).to_string());
+            } else if now != before {
+                written.narrowed.push(written_name(&name).to_string());
+            } else {
+                written.kept += 1;
             }
-        }
-        if !written.widened.iter().any(|w| w == written_name(&name)) {
+            *listed = now.into_iter().collect();
+        } else {
             written.kept += 1;
         }
         entries.push(entry);

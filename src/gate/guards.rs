@@ -7,15 +7,20 @@
 
 use std::time::Duration;
 
-use crate::case::{Auth, Case, Role};
-use crate::contract::CodeTable;
 use crate::exit;
-use crate::run::{CaseResult, Inconclusive, Outcome};
+use crate::report::Kind;
+use crate::report::json::CaseRecord;
+use crate::run::{KeyAnswer, StoppedAnswering};
 
-/// What the run's cases came to, counted as they finish.
+/// Cases that must all be refused before the key is blamed: one or two refusals are more
+/// likely a target's own bug on an endpoint.
+const KEY_REJECTED_AT_LEAST: usize = 3;
+
+/// What the run's cases came to, counted from their report records (of a run, or of merged
+/// fragments). The gate's own trial is not a case.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
-    /// Cases that passed or failed (expected failures included).
+    /// Cases that passed or failed (expected failures and unexpected passes included).
     pub concluded: usize,
     /// Cases with no verdict.
     pub inconclusive: usize,
@@ -23,51 +28,39 @@ pub struct Tally {
     pub ignored: usize,
     /// Case files that did not load (they fail their own trials).
     pub invalid: usize,
-    /// The target stopped answering: after so many requests, each allowed so long.
-    pub stopped: Option<(usize, Duration)>,
-    /// Cases that sent the `valid` key not expecting it to be refused.
+    /// The target stopped answering.
+    pub stopped: Option<StoppedAnswering>,
+    /// Cases that sent the `valid` key not expecting it refused.
     pub valid_key_sent: usize,
-    /// Of those, the cases it was refused in.
+    /// Of those, the cases it was refused in, and the status.
     pub valid_key_refused: usize,
     /// The status it was refused with.
     pub refused_with: Option<u16>,
 }
 
 impl Tally {
-    /// Count one case.
-    pub fn add(&mut self, case: &Case, result: &CaseResult, table: &CodeTable) {
-        match &result.outcome {
-            Outcome::Passed | Outcome::Failed { .. } => self.concluded += 1,
-            Outcome::Ignored(_) => self.ignored += 1,
-            Outcome::Inconclusive(why) => {
-                self.inconclusive += 1;
-                if let Inconclusive::StoppedAnswering { after, timeout } = why {
-                    self.stopped = Some((*after, *timeout));
+    /// Count the records of a run.
+    pub fn of(records: &[CaseRecord]) -> Tally {
+        let mut t = Tally::default();
+        for r in records.iter().filter(|r| !r.name.starts_with("gate::")) {
+            match r.outcome {
+                Kind::Passed | Kind::Failed | Kind::ExpectedFailure | Kind::UnexpectedPass => {
+                    t.concluded += 1
+                }
+                Kind::Inconclusive => t.inconclusive += 1,
+                Kind::Ignored => t.ignored += 1,
+                Kind::InvalidCase => t.invalid += 1,
+            }
+            t.stopped = t.stopped.or(r.stopped_answering);
+            if let Some(answer) = r.valid_key {
+                t.valid_key_sent += 1;
+                if let KeyAnswer::Refused { status } = answer {
+                    t.valid_key_refused += 1;
+                    t.refused_with = Some(status);
                 }
             }
         }
-        let Some(refusal) = table.key_refusal_status() else {
-            return;
-        };
-        // The first step that sent the valid key and did not expect it refused.
-        let sent = result.steps.iter().enumerate().find_map(|(i, record)| {
-            let (_, step) = case.steps.get(i)?;
-            let status = record.status?;
-            (step.request.auth == Auth::Role(Role::Valid) && step.expect.status != refusal)
-                .then_some(status)
-        });
-        if let Some(status) = sent {
-            self.valid_key_sent += 1;
-            if status == refusal {
-                self.valid_key_refused += 1;
-                self.refused_with = Some(refusal);
-            }
-        }
-    }
-
-    /// Count a case file that did not load.
-    pub fn add_invalid(&mut self) {
-        self.invalid += 1;
+        t
     }
 }
 
@@ -159,18 +152,22 @@ impl std::fmt::Display for Guard {
 }
 
 /// The guards that fire on a finished run, the weightiest first. `whole` is false for a run
-/// of one case picked by name (nextest's one process per case), where shares and "nothing
-/// run" say nothing of the suite.
+/// of one case picked by name (nextest's one process per case): what one case shows says
+/// nothing of the suite, so only the merge of the processes' fragments is judged.
 pub fn after_run(tally: &Tally, max_inconclusive: f64, whole: bool) -> Vec<Guard> {
     let mut fired = Vec::new();
-    if let Some((after, timeout)) = tally.stopped {
+    if !whole {
+        return fired;
+    }
+    if let Some(s) = tally.stopped {
         fired.push(Guard::StoppedAnswering {
-            after,
-            timeout,
+            after: s.after,
+            timeout: Duration::from_millis(s.timeout_ms),
             left: tally.inconclusive,
         });
     }
     if let Some(status) = tally.refused_with
+        && tally.valid_key_sent >= KEY_REJECTED_AT_LEAST
         && tally.valid_key_refused == tally.valid_key_sent
     {
         fired.push(Guard::KeyRejected {
@@ -179,8 +176,7 @@ pub fn after_run(tally: &Tally, max_inconclusive: f64, whole: bool) -> Vec<Guard
         });
     }
     let run = tally.concluded + tally.inconclusive;
-    if whole
-        && tally.stopped.is_none()
+    if tally.stopped.is_none()
         && run > 0
         && tally.inconclusive as f64 > max_inconclusive * run as f64
     {
@@ -190,10 +186,50 @@ pub fn after_run(tally: &Tally, max_inconclusive: f64, whole: bool) -> Vec<Guard
             max: max_inconclusive,
         });
     }
-    if whole && run == 0 && tally.invalid == 0 && tally.ignored > 0 {
+    if run == 0 && tally.invalid == 0 && tally.ignored > 0 {
         fired.push(Guard::NothingRun {
             ignored: tally.ignored,
         });
     }
     fired
+}
+
+/// What a finished run came to: the guards that fired, and its exit code (before reports).
+#[derive(Debug, Clone)]
+pub struct Conclusion {
+    /// The guards that fired, the weightiest first.
+    pub guards: Vec<Guard>,
+    /// Whether a case failed (an unexpected pass and a broken case file included).
+    pub cases_failed: bool,
+    /// Whether the gate's own trial found the known-failures file out of date.
+    pub out_of_date: bool,
+}
+
+impl Conclusion {
+    /// Judge the records of a run (or of merged fragments); `failed_elsewhere`: a trial failed
+    /// that left no record.
+    pub fn of(
+        records: &[CaseRecord],
+        max_inconclusive: f64,
+        whole: bool,
+        failed_elsewhere: bool,
+    ) -> Conclusion {
+        let failing = |r: &&CaseRecord| r.outcome.fails_the_run();
+        let (gate, cases): (Vec<&CaseRecord>, Vec<&CaseRecord>) =
+            records.iter().partition(|r| r.name.starts_with("gate::"));
+        Conclusion {
+            guards: after_run(&Tally::of(records), max_inconclusive, whole),
+            cases_failed: cases.iter().any(failing) || failed_elsewhere,
+            out_of_date: gate.iter().any(failing),
+        }
+    }
+
+    /// The exit code, given whether the reports were written.
+    pub fn exit_code(&self, reports_written: bool) -> u8 {
+        let guard = self
+            .guards
+            .first()
+            .map(|g| (g.exit_code(), g.explains_failures()));
+        exit::decide(guard, self.cases_failed, self.out_of_date, reports_written)
+    }
 }

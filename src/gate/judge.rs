@@ -17,8 +17,14 @@ use super::known_failures::{KnownFailure, KnownFailures, format_date};
 pub enum Judgement<'a> {
     /// Not listed (or neither passed nor failed): the outcome stands as it is.
     Unlisted,
-    /// Failed as listed: does not fail the run.
-    Expected(&'a KnownFailure),
+    /// Failed as listed: does not fail the run. `fixed`: listed checks that held this time (a
+    /// gap partly fixed, for the entry to be narrowed).
+    Expected {
+        /// The entry.
+        entry: &'a KnownFailure,
+        /// Listed checks that held.
+        fixed: BTreeSet<CheckName>,
+    },
     /// Listed, but failed in checks the entry does not list.
     NewFailure {
         /// The entry.
@@ -52,7 +58,14 @@ impl KnownFailures {
                     entry,
                     unlisted: failed.difference(listed).copied().collect(),
                 },
-                _ => Judgement::Expected(entry),
+                Some(listed) if !entry.is_glob() => Judgement::Expected {
+                    entry,
+                    fixed: listed.difference(failed).copied().collect(),
+                },
+                _ => Judgement::Expected {
+                    entry,
+                    fixed: BTreeSet::new(),
+                },
             },
             Outcome::Ignored(_) | Outcome::Inconclusive(_) => Judgement::Unlisted,
         }
@@ -89,6 +102,22 @@ impl KnownFailures {
 }
 
 impl Judgement<'_> {
+    /// What the trial of an expected failure says: its ticket and reason, and a partial fix.
+    pub fn expected_note(&self) -> Option<String> {
+        let Judgement::Expected { entry, fixed } = self else {
+            return None;
+        };
+        let mut note = format!("expected failure ({}): {}", entry.ticket, entry.reason);
+        if !fixed.is_empty() {
+            let names: Vec<&str> = fixed.iter().map(|c| c.as_str()).collect();
+            note.push_str(&format!(
+                "; partly fixed: [{}] held this time, narrow the entry's checks",
+                names.join(", ")
+            ));
+        }
+        Some(note)
+    }
+
     /// The line a failing case's text gains, if the gate has something to say about it.
     pub fn failure_note(&self, file: &str) -> Option<String> {
         match self {
@@ -108,11 +137,15 @@ impl Judgement<'_> {
                 entry.ticket,
                 entry.expires.map(format_date).unwrap_or_default()
             )),
+            Judgement::UnexpectedPass(entry) if entry.is_glob() => Some(format!(
+                "unexpected pass: the glob entry {} in {file} ({}) covers this case, which passes now: list the cases it still fails by name instead (`errcontract expectations --from report.json -o {file}` rewrites it so)",
+                entry.case, entry.ticket
+            )),
             Judgement::UnexpectedPass(entry) => Some(format!(
                 "unexpected pass: remove it from {file} (the entry for {}, {}): the gap is fixed",
                 entry.case, entry.ticket
             )),
-            Judgement::Unlisted | Judgement::Expected(_) => None,
+            Judgement::Unlisted | Judgement::Expected { .. } => None,
         }
     }
 }
@@ -153,7 +186,9 @@ mod tests {
             &checks(&[CheckName::Param]),
             TODAY,
         );
-        assert!(matches!(j, Judgement::Expected(e) if e.ticket == "https://t/1"));
+        assert!(
+            matches!(&j, Judgement::Expected { entry, fixed } if entry.ticket == "https://t/1" && fixed.is_empty())
+        );
     }
 
     #[test]
@@ -172,6 +207,26 @@ mod tests {
         let note = j.failure_note("k.json").unwrap();
         assert!(
             note.contains("only in [param]") && note.contains("also fails [status]"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn a_gap_partly_fixed_is_still_expected_and_says_so() {
+        let k = KnownFailures::parse(
+            Path::new("k.json"),
+            r#"{"known_failures": [{"case": "images/a", "reason": "r", "ticket": "https://t/1", "checks": ["param", "status"]}]}"#,
+        )
+        .unwrap();
+        let j = k.judge(
+            "case::images/a",
+            &FAILED,
+            &checks(&[CheckName::Param]),
+            TODAY,
+        );
+        let note = j.expected_note().unwrap();
+        assert!(
+            note.contains("partly fixed: [status] held this time"),
             "{note}"
         );
     }
@@ -199,7 +254,7 @@ mod tests {
                 &checks(&[CheckName::Poll]),
                 TODAY
             ),
-            Judgement::Expected(_)
+            Judgement::Expected { .. }
         ));
         assert!(matches!(
             k.judge(

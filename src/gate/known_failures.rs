@@ -247,6 +247,20 @@ impl KnownFailures {
                     "keep one entry per case; list every failing check in its `checks`",
                 );
             }
+            let across_areas = written_name(&case)
+                .split('/')
+                .next()
+                .is_some_and(|area| area.contains(['*', '?', '[', '{']))
+                || case.contains("**");
+            if matcher.is_some() && across_areas && raw.checks.is_none() {
+                problem(
+                    "checks",
+                    format!(
+                        "the glob {case} spans areas and lists no checks: it would expect any failure of every case it covers, so no new failure there could ever be caught"
+                    ),
+                    "list the checks its cases fail in (`checks`), or name the area (`videos/*`)",
+                );
+            }
             if raw.reason.trim().is_empty() || raw.reason.starts_with(FILL_IN) {
                 problem(
                     "reason",
@@ -393,6 +407,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field `tiket`"), "{err}");
+    }
+
+    #[test]
+    fn a_glob_across_areas_must_list_its_checks() {
+        for glob in ["**", "*/*", "case::**", "*/resolution-*"] {
+            let text = format!(
+                r#"{{"known_failures": [{{"case": "{glob}", "reason": "r", "ticket": "https://t/1"}}]}}"#
+            );
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("spans areas and lists no checks"),
+                "{glob}: {err}"
+            );
+            let with_checks = text.replace("\"ticket\"", "\"checks\": [\"param\"], \"ticket\"");
+            assert!(parse(&with_checks).is_ok(), "{glob} with checks");
+        }
+        assert!(parse(r#"{"known_failures": [{"case": "videos/*", "reason": "r", "ticket": "https://t/1"}]}"#).is_ok());
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod judge;
 mod known_failures;
 
 pub use expectations::{Written, write_from_report};
-pub use guards::{Guard, Tally, after_run};
+pub use guards::{Conclusion, Guard, Tally, after_run};
 pub use judge::Judgement;
 pub use known_failures::{
     FILL_IN, FileProblem, FileProblems, KnownFailure, KnownFailures, format_date,

@@ -61,13 +61,18 @@ pub struct Came {
     pub body_bytes: usize,
 }
 
-fn excerpt(bytes: &[u8]) -> String {
-    let cut = bytes.len().min(EXCERPT_BYTES);
-    let mut text = String::from_utf8_lossy(&bytes[..cut]).into_owned();
-    if bytes.len() > cut {
-        text.push_str(&format!("… ({} bytes more)", bytes.len() - cut));
+/// The first [`EXCERPT_BYTES`] of a body, redacted *before* it is cut: a key that straddles
+/// the cut would otherwise leave its first part behind, matching no secret.
+fn excerpt(bytes: &[u8], secrets: &Secrets) -> String {
+    let whole = secrets.redact(&String::from_utf8_lossy(bytes));
+    if whole.len() <= EXCERPT_BYTES {
+        return whole;
     }
-    text
+    let mut cut = EXCERPT_BYTES;
+    while !whole.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes more)", &whole[..cut], whole.len() - cut)
 }
 
 impl Evidence {
@@ -88,7 +93,7 @@ impl Evidence {
                     status: resp.status,
                     version: resp.version.clone(),
                     headers: pairs(&resp.headers),
-                    body: secrets.redact(&excerpt(&resp.body)),
+                    body: excerpt(&resp.body, secrets),
                     body_bytes: resp.body.len(),
                 }),
                 None,
@@ -101,7 +106,7 @@ impl Evidence {
                 method: req.method.to_string(),
                 url: secrets.redact(&req.url),
                 headers: pairs(&req.headers),
-                body: req.body.as_deref().map(|b| secrets.redact(&excerpt(b))),
+                body: req.body.as_deref().map(|b| excerpt(b, secrets)),
                 body_bytes: req.body.as_ref().map_or(0, |b| b.len()),
             },
             response,
@@ -109,5 +114,31 @@ impl Evidence {
             elapsed_ms: exchange.elapsed.as_millis() as u64,
             curl: secrets.redact(&req.curl),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_across_the_cut_is_redacted_whole() {
+        let key = "sk_test_straddling_the_cut_0123";
+        let mut secrets = Secrets::new();
+        secrets.add("ERRCONTRACT_API_KEY", key);
+        for at in [
+            EXCERPT_BYTES - 20,
+            EXCERPT_BYTES - 1,
+            EXCERPT_BYTES - key.len() + 1,
+        ] {
+            let body = format!("{}{key}{}", "x".repeat(at), "y".repeat(100));
+            let text = excerpt(body.as_bytes(), &secrets);
+            for n in 6..=key.len() {
+                assert!(
+                    !text.contains(&key[..n]),
+                    "{n} characters of the key at {at}"
+                );
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::CheckName;
 use crate::redact::Secrets;
+use crate::run::{KeyAnswer, StoppedAnswering};
 
 use super::{Entry, Evidence, Kind, Matrix};
 
@@ -28,6 +29,11 @@ pub struct Document {
     pub target: String,
     /// The contract's fingerprint (`Contract::fingerprint`).
     pub contract: String,
+    /// The run that wrote it: nextest's `NEXTEST_RUN_ID`, shared by the processes of one
+    /// nextest run, or one of this process's own.
+    pub run: String,
+    /// When it was written, in milliseconds since the Unix epoch.
+    pub written_ms: u64,
     /// The known-failures file the run was gated by, as displayed.
     #[serde(default)]
     pub expectations: Option<String>,
@@ -37,6 +43,12 @@ pub struct Document {
     pub cases: Vec<CaseRecord>,
     /// The code × endpoint coverage matrix.
     pub coverage: Matrix,
+    /// What the guards said of the run (each message with its help), the weightiest first.
+    #[serde(default)]
+    pub guards: Vec<String>,
+    /// The run's exit code (`src/exit.rs`), reports aside.
+    #[serde(default)]
+    pub exit_code: u8,
 }
 
 /// One case.
@@ -70,6 +82,12 @@ pub struct CaseRecord {
     pub evidence: Option<Evidence>,
     /// The command that reruns the case alone, for a failure.
     pub rerun: Option<String>,
+    /// How the target answered the `valid` key, if the case sent it not expecting a refusal.
+    #[serde(default)]
+    pub valid_key: Option<KeyAnswer>,
+    /// Set when the case was cut off because the target stopped answering.
+    #[serde(default)]
+    pub stopped_answering: Option<StoppedAnswering>,
 }
 
 /// A check's result in one case.
@@ -168,6 +186,8 @@ impl Document {
                 elapsed_ms: e.elapsed.map(|d| d.as_millis() as u64),
                 evidence: e.evidence.as_deref().cloned(),
                 rerun: e.rerun.clone(),
+                valid_key: e.signals.valid_key,
+                stopped_answering: e.signals.stopped,
             })
             .collect();
         Document {
@@ -175,11 +195,21 @@ impl Document {
             tool: format!("errcontract {}", env!("CARGO_PKG_VERSION")),
             target: target.to_string(),
             contract: contract.to_string(),
+            run: run_id(),
+            written_ms: now_ms(),
             expectations: expectations.map(String::from),
             summary: summary(&cases),
             cases,
             coverage: matrix.clone(),
+            guards: Vec::new(),
+            exit_code: crate::exit::OK,
         }
+    }
+
+    /// Record what the run came to.
+    pub fn conclude(&mut self, conclusion: &crate::gate::Conclusion) {
+        self.guards = conclusion.guards.iter().map(|g| g.to_string()).collect();
+        self.exit_code = conclusion.exit_code(true);
     }
 
     /// Read a `report.json`.
@@ -202,6 +232,24 @@ impl Document {
         }
         serde_json::from_value(value).map_err(|e| format(e.to_string()))
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// This process's run: nextest's run id when under nextest, else the time and the process id.
+fn run_id() -> String {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        std::env::var("NEXTEST_RUN_ID")
+            .ok()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| format!("{}-{}", now_ms(), std::process::id()))
+    })
+    .clone()
 }
 
 /// Cases per verdict, every verdict named.

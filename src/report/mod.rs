@@ -25,8 +25,9 @@ pub use diff::diff;
 pub use evidence::{Came, Evidence, Sent};
 pub use failure::failure;
 pub use faulted::FaultedRow;
-pub use fragment::{MergeError, Merged, merge};
+pub use fragment::{MergeError, Merged, clear_others as clear_other_runs, merge, missing};
 pub use not_run::summary as not_run_summary;
+pub use summary::append_to_step_summary;
 
 use crate::check::Finding;
 use crate::redact::Secrets;
@@ -60,6 +61,8 @@ pub struct Entry {
     pub evidence: Option<Box<Evidence>>,
     /// The command that reruns this case alone, for a failure.
     pub rerun: Option<String>,
+    /// What the case tells the run-wide guards.
+    pub signals: crate::run::Signals,
 }
 
 /// A case's verdict, as reports name it.
@@ -96,6 +99,14 @@ impl Kind {
             Kind::Ignored => "ignored",
             Kind::Inconclusive => "inconclusive",
         }
+    }
+
+    /// Whether a case of this kind fails the run.
+    pub fn fails_the_run(self) -> bool {
+        matches!(
+            self,
+            Kind::Failed | Kind::UnexpectedPass | Kind::InvalidCase
+        )
     }
 
     /// Every kind, in report order.
@@ -143,6 +154,7 @@ impl Entry {
             applied,
             evidence,
             rerun,
+            signals: result.signals,
         }
     }
 
@@ -181,6 +193,7 @@ impl Entry {
             applied: Default::default(),
             evidence: None,
             rerun: None,
+            signals: Default::default(),
         }
     }
 
@@ -199,6 +212,7 @@ impl Entry {
             applied: Default::default(),
             evidence: None,
             rerun: None,
+            signals: Default::default(),
         }
     }
 
@@ -217,6 +231,7 @@ impl Entry {
             applied: Default::default(),
             evidence: None,
             rerun: None,
+            signals: Default::default(),
         }
     }
 }
@@ -225,12 +240,13 @@ impl Entry {
 /// `report.html`); returns the files written.
 pub fn write(dir: &Path, doc: &json::Document, secrets: &Secrets) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    Ok(vec![
+    let files = vec![
         junit::write(dir, doc, secrets)?,
         json::write(dir, doc, secrets)?,
         summary::write(dir, doc, secrets)?,
         html::write(dir, doc, secrets)?,
-    ])
+    ];
+    Ok(files)
 }
 
 /// Write `doc` as the fragment `name` into `dir/fragments/`, for `errcontract report` to merge.

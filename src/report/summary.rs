@@ -1,6 +1,7 @@
 //! `summary.md`: the run for a CI job summary: the verdict in one line, totals, what fails the
 //! run first (with the first line of each failure), expected failures with their tickets, what
-//! was not run and why, and the coverage matrix. Appended to `$GITHUB_STEP_SUMMARY` when set.
+//! was not run and why, and the coverage matrix. Appended to `$GITHUB_STEP_SUMMARY` when set
+//! (by the caller, which warns if it cannot).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -36,8 +37,23 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
         })
         .collect();
     let mut out = format!("# errcontract: {}\n\n", md(&doc.target));
-    if failing.is_empty() {
-        let _ = writeln!(out, "**The contract held**: no case of {total} failed.\n");
+    if let Some(first) = doc.guards.first() {
+        let _ = writeln!(
+            out,
+            "**The run proves less than it seems (exit {}):** {}\n",
+            doc.exit_code,
+            md(first.lines().next().unwrap_or_default())
+        );
+        for guard in &doc.guards {
+            let _ = writeln!(out, "> {}\n", md(guard));
+        }
+    } else if failing.is_empty() {
+        let not_run = n(Kind::Ignored) + n(Kind::Inconclusive);
+        let _ = writeln!(
+            out,
+            "**No case failed**: {} of {total} concluded, {not_run} not run or inconclusive.\n",
+            total - not_run
+        );
     } else {
         let _ = writeln!(
             out,
@@ -120,26 +136,40 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
                 Some(c) if c.broken == 0 => c.held.to_string(),
                 Some(c) => format!("{}/{} ✗", c.held, c.broken),
             };
-            let _ = write!(out, " {text} |");
+            let more = match cells.get(code) {
+                Some(c) if c.missing > 0 && (c.held > 0 || c.broken > 0) => {
+                    format!(" +{} **gap**", c.missing)
+                }
+                _ => String::new(),
+            };
+            let _ = write!(out, " {text}{more} |");
         }
         out.push('\n');
     }
     secrets.redact(&out)
 }
 
-/// Write `summary.md` into `dir`, and append it to `$GITHUB_STEP_SUMMARY` when that is set.
+/// Write `summary.md` into `dir`.
 pub fn write(dir: &Path, doc: &Document, secrets: &Secrets) -> std::io::Result<PathBuf> {
     let path = dir.join("summary.md");
-    let text = render(doc, secrets);
-    std::fs::write(&path, &text)?;
-    if let Some(step_summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(step_summary)?;
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-    }
+    std::fs::write(&path, render(doc, secrets))?;
     Ok(path)
+}
+
+/// Append `summary.md` of `dir` to `$GITHUB_STEP_SUMMARY`, when that is set; the file
+/// appended to. Its failure is the CI job's, not the run's: the caller warns and goes on.
+pub fn append_to_step_summary(dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    let Some(step_summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    use std::io::Write as _;
+    let text = std::fs::read(dir.join("summary.md"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&step_summary)?;
+    f.write_all(&text)?;
+    f.write_all(b"\n")?;
+    Ok(Some(PathBuf::from(step_summary)))
 }

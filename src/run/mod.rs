@@ -7,6 +7,7 @@ mod clock;
 mod liveness;
 mod outcome;
 mod schedule;
+mod signals;
 mod step;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 pub use budget::Budget;
 pub use outcome::{CaseResult, Inconclusive, NotRun, Outcome, StepRecord};
 pub use schedule::{Done, Job, spawn};
+pub use signals::{KeyAnswer, Signals, StoppedAnswering};
 
 use crate::case::{Case, Requirement};
 use crate::check::{CheckName, Finding};
@@ -106,6 +108,7 @@ impl Runner {
             notes: Vec::new(),
             elapsed: Duration::ZERO,
             rerun: None,
+            signals: Signals::default(),
         };
         if let Some(why) = self.precondition(case) {
             return early(Outcome::Ignored(why));
@@ -176,10 +179,12 @@ impl Runner {
                 &case.trial_name(),
                 &self.target,
                 self.settings.cases_dir_named(),
+                self.settings.expectations.as_deref(),
             )
         });
         CaseResult {
             name: case.name.clone(),
+            signals: Signals::of(case, &outcome, &steps, &self.contract.table),
             outcome,
             steps,
             notes,

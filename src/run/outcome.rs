@@ -163,6 +163,8 @@ pub struct CaseResult {
     pub elapsed: Duration,
     /// The command that reruns this case alone, recorded when it failed.
     pub rerun: Option<String>,
+    /// What the case tells the run-wide guards.
+    pub signals: super::Signals,
 }
 
 impl CaseResult {

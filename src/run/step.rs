@@ -270,8 +270,9 @@ impl Runner {
             .off_the_clock(self.budget.admit(&request, template, expects_throttle))
             .await;
         clock.sent();
+        let sent = std::time::Instant::now();
         let exchange = self.probe.send(request).await;
-        self.liveness.observe(&exchange.response);
+        self.liveness.observe(sent, &exchange.response);
         let response = exchange.response.as_ref().ok();
         let throttled = response.is_some_and(|r| self.contract.table.is_throttle_status(r.status));
         self.budget.observe(admitted, response, throttled);

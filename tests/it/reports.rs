@@ -201,6 +201,7 @@ async fn nextest_like(cases: &Path, base: &str, shards: usize, root: &Path) -> V
             &[name, "--exact", "--nocapture"],
         );
         cmd.env("NEXTEST", "1")
+            .env("NEXTEST_RUN_ID", format!("run-of-{shards}-shards"))
             .env("NEXTEST_EXECUTION_MODE", "process-per-test");
         let o = output(cmd).await;
         let failed = name.starts_with("case::routing/");
@@ -220,12 +221,14 @@ async fn nextest_like(cases: &Path, base: &str, shards: usize, root: &Path) -> V
     dirs
 }
 
-fn merge(dirs: &[PathBuf], out: &Path) -> Output {
+/// `errcontract report DIRS --out OUT`, knowing the suite the run was of.
+fn merge(dirs: &[PathBuf], out: &Path, cases: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_errcontract"))
         .arg("report")
         .args(dirs)
         .arg("--out")
         .arg(out)
+        .env("ERRCONTRACT_CASES", cases)
         .output()
         .expect("errcontract report runs")
 }
@@ -244,8 +247,13 @@ async fn one_process_per_case_with_and_without_partitions_merges_into_the_same_r
         let here = root.path().join(format!("nextest-{shards}"));
         let dirs = nextest_like(cases.path(), &server.uri(), shards, &here).await;
         let out = here.join("merged");
-        let m = merge(&dirs, &out);
-        assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+        let m = merge(&dirs, &out, cases.path());
+        assert_eq!(
+            m.status.code(),
+            Some(101),
+            "the merged run's verdict: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
         assert!(
             String::from_utf8_lossy(&m.stderr).contains("merged 4 fragments (4 cases)"),
             "{}",
@@ -271,7 +279,7 @@ async fn fragments_of_different_targets_or_contracts_are_refused() {
     output(errcontract(cases.path(), &server.uri(), &a, &[])).await;
     let other = broken_server().await;
     output(errcontract(cases.path(), &other.uri(), &b, &[])).await;
-    let m = merge(&[a.clone(), b], &root.path().join("m"));
+    let m = merge(&[a.clone(), b], &root.path().join("m"), cases.path());
     assert_eq!(m.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&m.stderr).contains("targets differ"),
@@ -297,13 +305,17 @@ async fn fragments_of_different_targets_or_contracts_are_refused() {
     let mut cmd = errcontract(cases.path(), &server.uri(), &c, &[]);
     cmd.env("ERRCONTRACT_SCHEMAS", &schemas);
     output(cmd).await;
-    let m = merge(&[a, c], &root.path().join("m2"));
+    let m = merge(&[a, c], &root.path().join("m2"), cases.path());
     assert_eq!(m.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&m.stderr).contains("contracts differ"),
         "{}",
         String::from_utf8_lossy(&m.stderr)
     );
-    let empty = merge(&[root.path().join("m")], &root.path().join("m3"));
+    let empty = merge(
+        &[root.path().join("m")],
+        &root.path().join("m3"),
+        cases.path(),
+    );
     assert_eq!(empty.status.code(), Some(2));
 }
