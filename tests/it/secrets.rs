@@ -1,6 +1,7 @@
 //! Secrets, proven: the whole suite runs against a target that echoes the request's
 //! Authorization header everywhere it can (response headers, the error message, `param`,
-//! `code`, a `doc_url` query, base64 and URL-encoded), with a distinct canary key for every
+//! `code`, a `doc_url` query, base64 and URL-encoded, JSON-escaped as `\/` and as `\uXXXX`,
+//! hex, every byte percent-encoded, split by a line break), with a distinct canary key for every
 //! role. Nothing errcontract prints or writes may contain any canary in any form.
 
 use std::path::{Path, PathBuf};
@@ -44,8 +45,9 @@ impl Respond for Echo {
         let pct_all = utf8_percent_encode(&token, NON_ALPHANUMERIC).to_string();
         let b64 = STANDARD.encode(&auth);
         let b64_url = URL_SAFE_NO_PAD.encode(format!("user:{token}"));
+        let (first, second) = token.split_at(token.len() / 2);
         let body = json!({"error": {
-            "message": format!("Invalid key {auth} (token {token}, b64 {b64}, {b64_url}, url {pct})"),
+            "message": format!("Invalid key {auth} (token {token}, b64 {b64}, {b64_url}, url {pct}, hex {}, bytes {}, split {first}\n{second}, @SLASHED@, @ESCAPED@)", hex(&token), every_byte_percent(&token)),
             "type": "invalid_request_error",
             "param": token,
             "code": auth,
@@ -60,11 +62,14 @@ impl Respond for Echo {
             3 => 500,
             _ => 400,
         };
+        // serde_json writes neither escape, so they are put in by hand: `\/` as PHP writes it,
+        // and every character as `\uXXXX`.
+        let body = body
+            .to_string()
+            .replace("@SLASHED@", &slashed(&token))
+            .replace("@ESCAPED@", &every_char_escaped(&token));
         ResponseTemplate::new(status)
-            .set_body_raw(
-                body.to_string().into_bytes(),
-                &format!("application/json; echo={pct}"),
-            )
+            .set_body_raw(body.into_bytes(), &format!("application/json; echo={pct}"))
             .insert_header("x-echo-authorization", auth.as_str())
             .insert_header(
                 "location",
@@ -74,7 +79,24 @@ impl Respond for Echo {
             .insert_header("x-ratelimit-limit", token.as_str())
             .insert_header("x-ratelimit-remaining", b64.as_str())
             .insert_header("x-ratelimit-reset", pct_all.as_str())
+            .insert_header("x-echo-hex", hex(&token))
     }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn every_byte_percent(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+fn slashed(s: &str) -> String {
+    s.replace('/', "\\/")
+}
+
+fn every_char_escaped(s: &str) -> String {
+    s.chars().map(|c| format!("\\u{:04x}", c as u32)).collect()
 }
 
 /// Every form a canary could take in output.
@@ -82,6 +104,16 @@ fn forms(canary: &str) -> Vec<String> {
     let mut forms = errcontract::redact::encoded_forms(canary);
     forms.push(utf8_percent_encode(canary, UNRESERVED).to_string());
     forms.push(STANDARD.encode(canary));
+    forms.push(hex(canary));
+    forms.push(every_byte_percent(canary));
+    forms.push(every_byte_percent(canary).to_lowercase());
+    forms.push(every_char_escaped(canary));
+    if canary.contains('/') {
+        forms.push(slashed(canary));
+    }
+    let (first, second) = canary.split_at(canary.len() / 2);
+    forms.push(format!("{first}\\n{second}"));
+    forms.push(format!("{first}\n{second}"));
     forms.sort();
     forms.dedup();
     forms

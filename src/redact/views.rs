@@ -1,0 +1,165 @@
+//! The texts a secret can hide in: a text itself, and the text with its escapes undone.
+//!
+//! A target may send a key back JSON-escaped (`\/`, every character as `\uXXXX`), with its bytes
+//! percent-encoded or as `\xHH`, or broken across lines; any reader of that text sees the key.
+//! A [`View`] is the text with those escapes undone and line breaks removed, each of its bytes
+//! remembering the span of the original it came from, so a secret found in the view is
+//! redacted in the original. Two rounds catch one encoding inside another (a percent-encoded
+//! key in a JSON string that escapes `%` as `\u0025`).
+
+/// How many times escapes are undone: each round peels one layer.
+const ROUNDS: usize = 2;
+
+/// A text with its escapes undone, and where each byte came from.
+pub(super) struct View {
+    /// The decoded bytes (not necessarily UTF-8: a percent escape can make any byte).
+    pub bytes: Vec<u8>,
+    /// For each decoded byte, the byte range of the original it stands for.
+    spans: Vec<(usize, usize)>,
+}
+
+impl View {
+    /// The original range covered by the decoded bytes `start..end`.
+    pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
+        (self.spans[start].0, self.spans[end - 1].1)
+    }
+}
+
+/// Whether a text has anything a view would undo; most texts do not, and cost nothing more.
+fn has_escapes(text: &[u8]) -> bool {
+    text.iter()
+        .any(|b| matches!(b, b'\\' | b'%' | b'\n' | b'\r'))
+}
+
+/// The decoded views of `text`, each one layer deeper; none when it has no escapes.
+pub(super) fn views(text: &[u8]) -> Vec<View> {
+    let mut out: Vec<View> = Vec::new();
+    for _ in 0..ROUNDS {
+        let source = out.last().map_or(text, |v| v.bytes.as_slice());
+        if !has_escapes(source) {
+            break;
+        }
+        let (bytes, spans) = undo(source);
+        let spans = match out.last() {
+            // Spans of this round point into the previous view: map them on to the original.
+            Some(prev) => spans
+                .into_iter()
+                .map(|(s, e)| prev.original(s, e))
+                .collect(),
+            None => spans,
+        };
+        if bytes.len() == source.len() && bytes == source {
+            break;
+        }
+        out.push(View { bytes, spans });
+    }
+    out
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn hex_byte(s: &[u8]) -> Option<u8> {
+    Some(hex(*s.first()?)? << 4 | hex(*s.get(1)?)?)
+}
+
+fn hex_unit(s: &[u8]) -> Option<u32> {
+    let s = s.get(..4)?;
+    s.iter()
+        .try_fold(0u32, |acc, &b| Some(acc << 4 | u32::from(hex(b)?)))
+}
+
+/// One round: JSON string escapes (`\uXXXX` with surrogate pairs, `\/`, `\\`, `\"`), `\xHH`,
+/// `%HH`, and line breaks (raw or `\n`, `\r`) dropped. Anything else is kept as it is.
+fn undo(src: &[u8]) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let mut bytes = Vec::with_capacity(src.len());
+    let mut spans = Vec::with_capacity(src.len());
+    let mut emit = |out: &[u8], span: (usize, usize)| {
+        for &b in out {
+            bytes.push(b);
+            spans.push(span);
+        }
+    };
+    let mut i = 0;
+    while i < src.len() {
+        let rest = &src[i..];
+        let (decoded, used): (Option<Vec<u8>>, usize) = match rest {
+            [b'\n' | b'\r', ..] => (Some(Vec::new()), 1),
+            [b'\\', b'n' | b'r', ..] => (Some(Vec::new()), 2),
+            [b'\\', c @ (b'/' | b'\\' | b'"' | b'\''), ..] => (Some(vec![*c]), 2),
+            [b'\\', b't', ..] => (Some(vec![b'\t']), 2),
+            [b'\\', b'x', h @ ..] => match hex_byte(h) {
+                Some(b) => (Some(vec![b]), 4),
+                None => (None, 1),
+            },
+            [b'%', h @ ..] => match hex_byte(h) {
+                Some(b) => (Some(vec![b]), 3),
+                None => (None, 1),
+            },
+            [b'\\', b'u', h @ ..] => match hex_unit(h) {
+                Some(high @ 0xD800..=0xDBFF) => match rest.get(6..8) {
+                    Some(b"\\u") => match hex_unit(&rest[8..]) {
+                        Some(low @ 0xDC00..=0xDFFF) => {
+                            let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                            (char::from_u32(c).map(utf8), 12)
+                        }
+                        _ => (None, 1),
+                    },
+                    _ => (None, 1),
+                },
+                Some(unit) => match char::from_u32(unit) {
+                    Some('\n' | '\r') => (Some(Vec::new()), 6),
+                    Some(c) => (Some(utf8(c)), 6),
+                    None => (None, 1),
+                },
+                None => (None, 1),
+            },
+            _ => (None, 1),
+        };
+        match decoded {
+            Some(out) => emit(&out, (i, i + used)),
+            None => emit(&src[i..i + used], (i, i + used)),
+        }
+        i += used;
+    }
+    (bytes, spans)
+}
+
+fn utf8(c: char) -> Vec<u8> {
+    c.to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(text: &str) -> Vec<String> {
+        views(text.as_bytes())
+            .iter()
+            .map(|v| String::from_utf8_lossy(&v.bytes).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn each_escape_is_undone_and_points_at_its_original() {
+        assert_eq!(decoded(r"sk\/a\u0062\x63%64"), ["sk/abcd"]);
+        assert_eq!(decoded("sk_a\nb\r\nc"), ["sk_abc"]);
+        assert_eq!(decoded(r"\ud83d\ude00!"), ["\u{1f600}!"]);
+        let v = &views(br"x\u0041y")[0];
+        assert_eq!(v.original(1, 2), (1, 7));
+    }
+
+    #[test]
+    fn a_second_round_peels_an_encoding_inside_another() {
+        assert_eq!(decoded(r"a\u00252Fb"), ["a%2Fb", "a/b"]);
+        let v = views(br"a\u00252Fb");
+        assert_eq!(v[1].original(1, 2), (1, 9));
+    }
+
+    #[test]
+    fn broken_escapes_are_kept_as_they_are() {
+        assert!(decoded(r"100% \u12 \x").is_empty());
+        assert!(decoded(r"\ud83d alone").is_empty());
+    }
+}
