@@ -8,6 +8,7 @@
 pub mod case;
 pub mod check;
 pub mod contract;
+pub mod decode;
 pub mod exit;
 pub mod harness;
 pub mod locate;

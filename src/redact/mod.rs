@@ -291,7 +291,7 @@ mod tests {
             ("every byte %", format!("?k={every_pct}&x")),
             ("hex", format!("0x{hex}.")),
             ("base64 tail", format!("b64 {b64} end")),
-            ("line break", format!("key sk_live_a\r\nbc/123+xyz ok")),
+            ("line break", "key sk_live_a\r\nbc/123+xyz ok".to_string()),
             (
                 "escaped line break",
                 "key sk_live_abc/1\\n23+xyz ok".to_string(),

@@ -23,6 +23,7 @@ pub const BODY_EXCERPT: usize = 2048;
 const HEADERS_SHOWN: &[&str] = &[
     "content-type",
     "content-length",
+    "content-encoding",
     "retry-after",
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
@@ -186,8 +187,12 @@ fn response_text(x: &Exchange) -> String {
         })
         .collect();
     s.push_str(&format!(
-        "    body ({} bytes{}):\n",
+        "    body ({} bytes{}{}):\n",
         r.body.len(),
+        match r.decoded_from {
+            Some(wire) => format!(", decoded from {wire} on the wire"),
+            None => String::new(),
+        },
         if r.body.len() > shown {
             format!(", first {shown} shown")
         } else {
