@@ -61,6 +61,9 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     })?;
     let contract = Arc::new(contract);
     let loaded = discover(args, &settings, &contract)?;
+    for warning in &loaded.warnings {
+        eprintln!("errcontract: warning: {warning}");
+    }
     if args.list {
         return Ok(list(args, &loaded));
     }
@@ -231,7 +234,12 @@ fn discover(
         .filter(|f| args.exact && f.starts_with(TRIAL_PREFIX) && args.skip.is_empty());
     let loaded = match exact {
         Some(name) => {
-            let file = case::file_of(root, name);
+            let file = case::file_of(root, name).map_err(|e| {
+                SetupError::new(
+                    e,
+                    "list the cases with: cargo test --test contract -- --list",
+                )
+            })?;
             let files = if file.is_file() { vec![file] } else { vec![] };
             Loaded::files(root, files, contract)
         }
@@ -249,7 +257,9 @@ fn discover(
         Some(name) => SetupError::new(
             format!(
                 "no case named {name} (looked for {})",
-                case::file_of(root, name).display()
+                root.join(name.trim_start_matches(TRIAL_PREFIX))
+                    .with_extension("json")
+                    .display()
             ),
             "list the cases with: cargo test --test contract -- --list",
         ),

@@ -92,6 +92,17 @@ fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
             return exit::code(exit::SETUP);
         }
     };
+    if report.files == 0 {
+        eprintln!(
+            "error: no case files (*.json) found below {}",
+            dir.display()
+        );
+        eprintln!("  help: point lint at a directory of case files; the run refuses this one too");
+        return exit::code(exit::SETUP);
+    }
+    for warning in &report.warnings {
+        println!("warning: {warning}");
+    }
     for problem in &report.problems {
         println!("{problem}");
     }

@@ -9,7 +9,7 @@ mod load;
 mod model;
 mod schema;
 
-pub use discover::{Broken, Loaded, case_name, discover, file_of, load_all};
+pub use discover::{BadName, Broken, Discovered, Loaded, case_name, discover, file_of, load_all};
 pub use error::{CaseError, CaseErrors, field_name};
 pub use lint::{LintReport, collisions, lint_path, placeholders};
 pub use load::{load, parse};

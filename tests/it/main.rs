@@ -12,6 +12,7 @@ mod transport;
 mod bad_cases;
 mod budget;
 mod deadlines;
+mod discovery;
 mod hostile_reference;
 mod lean_tree;
 mod mutants;
