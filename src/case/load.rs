@@ -101,6 +101,15 @@ fn parse_inner(
             ));
         }
     };
+    if text.starts_with('\u{feff}') {
+        return Err(one(
+            path,
+            START,
+            "",
+            "the file starts with a byte order mark (BOM), which JSON does not allow".into(),
+            Some("save it as UTF-8 without a BOM".into()),
+        ));
+    }
     if text.trim().is_empty() {
         return Err(one(
             path,

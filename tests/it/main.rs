@@ -17,4 +17,5 @@ mod hostile_reference;
 mod lean_tree;
 mod mutants;
 mod reproduce;
+mod schema_files;
 mod secrets;
