@@ -205,6 +205,38 @@ fn a_broken_schema_stops_the_run_and_names_the_file() {
 }
 
 #[test]
+fn a_duplicate_key_in_codes_json_is_refused_not_last_wins() {
+    let dir = cases_dir();
+    let schemas = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(errcontract::contract::default_schemas_dir()).expect("schemas") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, schemas.path().join(path.file_name().expect("name"))).expect("copy");
+    }
+    let codes = std::fs::read_to_string(schemas.path().join("codes.json")).expect("read");
+    let doubled = codes.replacen(
+        "\"status\": 429,",
+        "\"status\": 400,\n      \"status\": 429,",
+        1,
+    );
+    assert_ne!(doubled, codes);
+    std::fs::write(schemas.path().join("codes.json"), doubled).expect("write");
+    let schemas_dir = schemas.path().to_str().expect("utf-8");
+    let out = run(dir.path(), &[], &[("ERRCONTRACT_SCHEMAS", schemas_dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("codes.json: the key \"status\" appears twice in one object"),
+        "{err}"
+    );
+    let lint = std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .args(["lint", "--schemas", schemas_dir])
+        .arg(dir.path())
+        .output()
+        .expect("lint");
+    assert_eq!(lint.status.code(), Some(2));
+}
+
+#[test]
 fn reports_are_written_for_ci() {
     let dir = cases_dir();
     let reports = tempfile::tempdir().expect("tempdir");
