@@ -60,8 +60,9 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
                         push(
                             format!("{ep}/retryable"),
                             format!(
-                                "expects retryable {r}, but the table says {code:?} is retryable: {}",
-                                row.retryable
+                                "expects a {} error, but the table says {code:?} is {}",
+                                retryable_word(r),
+                                retryable_word(row.retryable)
                             ),
                             Some(format!("set \"retryable\": {} or remove it", row.retryable)),
                         );
@@ -187,6 +188,14 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
         }
     }
     errs
+}
+
+fn retryable_word(retryable: bool) -> &'static str {
+    if retryable {
+        "retryable"
+    } else {
+        "non-retryable"
+    }
 }
 
 /// Where a `{` opens a placeholder that no `}` closes.
