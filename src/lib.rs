@@ -13,6 +13,7 @@ pub mod exit;
 pub mod harness;
 pub mod locate;
 pub mod pattern;
+pub mod pipe;
 pub mod probe;
 pub mod redact;
 pub mod reference;

@@ -40,6 +40,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    errcontract::pipe::quiet_on_closed_pipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Lint { dir, schemas } => lint(&dir, schemas),

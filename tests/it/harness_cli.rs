@@ -323,3 +323,43 @@ fn billable_and_feature_cases_are_ignored_on_other_targets_with_the_reason() {
     let text = stdout(&run(dir.path(), &["routing/billable"], &envs));
     assert!(text.contains("1 passed"), "{text}");
 }
+
+/// `errcontract … | head`: the reader goes away; errcontract must end quietly, never panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_errcontract_quietly() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = cases_dir();
+    for args in [
+        &["lint", dir.path().to_str().expect("utf-8")][..],
+        &["run", "--list"][..],
+        &["run"][..],
+    ] {
+        let mut fds = [0; 2];
+        // SAFETY: a fresh pipe; the read end is closed at once, so any write to it fails.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        unsafe { libc::close(fds[0]) };
+        // SAFETY: fds[1] is an open descriptor that this File now owns alone.
+        let write_end = unsafe { std::fs::File::from_raw_fd(fds[1]) };
+        let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+            .args(args)
+            .env("ERRCONTRACT_CASES", dir.path())
+            .env(
+                "ERRCONTRACT_SCHEMAS",
+                errcontract::contract::default_schemas_dir(),
+            )
+            .env_remove("ERRCONTRACT_BASE_URL")
+            .stdout(write_end)
+            .output()
+            .expect("errcontract runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {stderr}"
+        );
+    }
+}
