@@ -33,7 +33,7 @@ enum Command {
         /// The cases directory (or one case file).
         #[arg(default_value = "cases")]
         dir: PathBuf,
-        /// The schemas directory.
+        /// The schemas directory (by default the one `run` uses: this build's `schemas/`).
         #[arg(long, env = "ERRCONTRACT_SCHEMAS")]
         schemas: Option<PathBuf>,
     },
@@ -77,7 +77,8 @@ fn serve(args: &errcontract::reference::ServeArgs) -> ExitCode {
 }
 
 fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
-    let schemas = schemas.unwrap_or_else(|| PathBuf::from("schemas"));
+    // The run's default, wherever lint is run from, so lint and run judge by the same contract.
+    let schemas = schemas.unwrap_or_else(errcontract::contract::default_schemas_dir);
     let contract = match errcontract::contract::Contract::load(&schemas) {
         Ok(c) => c,
         Err(e) => {

@@ -363,3 +363,24 @@ fn a_closed_stdout_pipe_ends_errcontract_quietly() {
         );
     }
 }
+
+#[test]
+fn lint_outside_the_repository_finds_the_schemas_the_run_uses() {
+    let dir = cases_dir();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .arg("lint")
+        .arg(dir.path())
+        .current_dir(elsewhere.path())
+        .env_remove("ERRCONTRACT_SCHEMAS")
+        .output()
+        .expect("lint runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 case files checked: 3 clean"));
+}
