@@ -65,12 +65,29 @@ fn serve(args: &errcontract::reference::ServeArgs) -> ExitCode {
     };
     let config = args.config();
     let addr = args.addr();
-    println!("{}", errcontract::reference::banner(&config, addr));
-    match runtime.block_on(errcontract::reference::serve(config, addr)) {
+    let banner = errcontract::reference::banner(&config, addr);
+    // Bound first: a busy port or two roles sharing a key is said before any "listening".
+    let bound = match runtime.block_on(errcontract::reference::bind(config, addr)) {
+        Ok(bound) => bound,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "  help: {}",
+                match e {
+                    errcontract::reference::BindError::Address { .. } =>
+                        "pick a free address with --addr 127.0.0.1:PORT",
+                    errcontract::reference::BindError::Config(_) =>
+                        "give each role its own key (--valid-key, --zero-balance-key, --revoked-key, --throttled-key)",
+                }
+            );
+            return exit::code(exit::SETUP);
+        }
+    };
+    println!("{banner}");
+    match runtime.block_on(bound.serve()) {
         Ok(()) => exit::code(exit::OK),
         Err(e) => {
-            eprintln!("error: cannot serve on {addr}: {e}");
-            eprintln!("  help: pick a free address with --addr 127.0.0.1:PORT");
+            eprintln!("error: serving on {addr} stopped: {e}");
             exit::code(exit::SETUP)
         }
     }
