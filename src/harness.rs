@@ -295,12 +295,13 @@ fn choose_target(
         (Role::Revoked, keys.revoked),
         (Role::Throttled, keys.throttled),
     ]);
-    let target = Target::new(
+    let mut target = Target::new(
         &server.base_url(),
         true,
         by_role,
         Feature::ALL.into_iter().collect(),
     );
+    target.in_process = true;
     Ok((target, Some(server)))
 }
 

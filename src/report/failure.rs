@@ -85,7 +85,7 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
         out.push_str(&finding_text(&source, &file, f));
     }
     out.push_str(&snippet(&source, &file, findings));
-    out.push_str(&evidence(record.exchange.as_deref(), step));
+    out.push_str(&evidence(record.exchange.as_deref(), step, target));
     out.push_str(&format!("    {}\n", result.rerun.as_deref().unwrap_or("")));
     if !result.notes.is_empty() {
         out.push_str("\n  notes:\n");
@@ -97,12 +97,22 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
 }
 
 /// The response and the recorded curl, or just the heading when no exchange is kept.
-fn evidence(exchange: Option<&Exchange>, step: usize) -> String {
+fn evidence(exchange: Option<&Exchange>, step: usize, target: &Target) -> String {
     let Some(x) = exchange else {
         return "\n  reproduce:\n".to_string();
     };
     let mut out = response_text(x);
     out.push_str("\n  reproduce:\n");
+    if target.in_process {
+        // The built-in server ends with the run; the curl needs one on the same address.
+        let addr = target
+            .base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        out.push_str(&format!(
+            "    (the run's built-in server is gone: start one on its address with `cargo run -- serve --addr {addr}` and set the ERRCONTRACT_*_API_KEY variables to the keys it prints)\n"
+        ));
+    }
     out.push_str(&format!("    {}\n", x.request.curl));
     if step > 0 {
         out.push_str(&format!(

@@ -384,3 +384,40 @@ fn lint_outside_the_repository_finds_the_schemas_the_run_uses() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 case files checked: 3 clean"));
 }
+
+/// A failure against the built-in server reproduces: the curl's server can be started again
+/// on the same address, and the one-case command names the cases directory it came from.
+#[test]
+fn a_failure_on_the_built_in_server_says_how_to_reproduce_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("wrong-param.json"),
+        GOOD.replace("\"param\": null", "\"param\": \"path\""),
+    )
+    .expect("write");
+    let out = run(dir.path(), &[], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    let curl = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("curl "))
+        .unwrap_or_else(|| panic!("no curl line in\n{text}"));
+    let addr = curl
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {curl}"));
+    assert!(
+        text.contains(&format!(
+            "start one on its address with `cargo run -- serve --addr {addr}`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ERRCONTRACT_CASES='{}' cargo test --test contract -- --exact case::wrong-param",
+            dir.path().display()
+        )),
+        "{text}"
+    );
+}
