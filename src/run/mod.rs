@@ -167,6 +167,7 @@ impl Runner {
             method: step.request.method.as_str(),
             endpoint: step.request.path.clone(),
             code: None,
+            expected: step.expect.code.clone(),
             requests: 0,
             findings: vec![Finding::new(
                 CheckName::Transport,

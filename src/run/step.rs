@@ -45,6 +45,7 @@ impl Runner {
             method: request.method,
             endpoint: step.request.path.clone(),
             code: None,
+            expected: step.expect.code.clone(),
             requests: 0,
             findings: Vec::new(),
             exchange: None,

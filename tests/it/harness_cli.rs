@@ -421,3 +421,34 @@ fn a_failure_on_the_built_in_server_says_how_to_reproduce_it() {
         "{text}"
     );
 }
+
+/// The matrix explains its cells, and a code a case expected that never came back shows as a
+/// gap, in the cell and in a line of its own.
+#[test]
+fn the_coverage_matrix_has_a_legend_and_shows_expected_codes_that_never_came() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("found.json"), GOOD).expect("write");
+    std::fs::write(
+        dir.path().join("not-gone.json"),
+        GOOD.replace("/v2/no-such-thing", "/v2/models"),
+    )
+    .expect("write");
+    let out = run(dir.path(), &[], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains(
+            "N/M✗: N held, M in cases that failed; ?N: N steps expected the code and got another"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected codes that never came back: not_found from GET /v2/models (1)"),
+        "{text}"
+    );
+    let models_row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("GET /v2/models "))
+        .unwrap_or_else(|| panic!("no GET /v2/models row in\n{text}"));
+    assert!(models_row.contains("?1"), "{models_row}");
+}
