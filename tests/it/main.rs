@@ -13,6 +13,7 @@ mod bad_cases;
 mod budget;
 mod deadlines;
 mod discovery;
+mod fuzz;
 mod hostile_reference;
 mod lean_tree;
 mod mutants;
