@@ -213,7 +213,7 @@ proptest! {
         for (how, form) in encodings(&key, &prefix, split) {
             let body = format!(
                 r#"{{"error":{{"message":"Bad key {}.","type":"invalid_request_error","param":null,"code":"invalid_parameter"}}}}"#,
-                form.replace('\r', "").replace('\n', "")
+                form.replace(['\r', '\n'], "")
             );
             let in_body = if how.starts_with("split by CRLF") {
                 format!(r#"{{"error":{{"message":"Bad key"}},"debug":"{form}"}}"#)
