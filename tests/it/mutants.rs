@@ -962,6 +962,53 @@ fn catalog() -> Vec<Mutant> {
                 });
             },
         ),
+        mutant(
+            "request_key_unicode_escaped",
+            "the request's API key in the message, every character written as `\\uXXXX`",
+            REVOKED,
+            "no_leak",
+            "the body contains the API key of ERRCONTRACT_REVOKED_API_KEY",
+            |seen, r| {
+                set_message(r, "Incorrect API key provided: KEY.");
+                let escaped: String = seen
+                    .token
+                    .chars()
+                    .map(|c| format!("\\u{:04x}", c as u32))
+                    .collect();
+                let body = String::from_utf8_lossy(&r.body).replace("KEY", &escaped);
+                r.body = body.into_bytes();
+            },
+        ),
+        mutant(
+            "request_key_hex",
+            "the request's API key, hex-encoded, in the message",
+            REVOKED,
+            "no_leak",
+            "the body contains the API key of ERRCONTRACT_REVOKED_API_KEY",
+            |seen, r| {
+                let hex: String = seen.token.bytes().map(|b| format!("{b:02x}")).collect();
+                set_message(r, &format!("Incorrect API key provided (id {hex})."));
+            },
+        ),
+        mutant(
+            "request_key_split_by_line_break",
+            "the request's API key in the message, broken across two lines",
+            REVOKED,
+            "no_leak",
+            "the body contains the API key of ERRCONTRACT_REVOKED_API_KEY",
+            |seen, r| {
+                let (a, b) = seen.token.split_at(seen.token.len() / 2);
+                set_message(r, &format!("Incorrect API key provided: {a}\n{b}."));
+            },
+        ),
+        mutant(
+            "request_key_in_a_header",
+            "the request's API key echoed only in a response header",
+            support::RESOLUTION_CASE,
+            "no_leak",
+            "the header x-debug-token contains the API key of ERRCONTRACT_API_KEY",
+            |seen, r| r.headers.push(("x-debug-token".into(), seen.token.clone())),
+        ),
         // Transport.
         mutant(
             "connection_reset",
