@@ -1236,6 +1236,53 @@ async fn every_case_passes_through_the_proxy_without_a_fault() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The suite sends no `Accept-Encoding`, so a target may compress any answer: every shipped
+/// case passes against the reference server behind a proxy that gzips every body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_case_passes_when_the_target_gzips_its_bodies() {
+    use std::io::Write;
+    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let loaded = errcontract::case::load_all(&cases, &support::contract()).expect("cases/");
+    assert!(loaded.cases.len() > 50, "only {} cases", loaded.cases.len());
+    let gzip: Fault = Arc::new(|_, r| {
+        if r.body.is_empty() {
+            return;
+        }
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        if e.write_all(&r.body).is_ok()
+            && let Ok(zipped) = e.finish()
+        {
+            r.body = zipped;
+            r.headers.push(("content-encoding".into(), "gzip".into()));
+        }
+    });
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for case in &loaded.cases {
+        let text = case.text().expect("the case file");
+        let (_, result, rendered) = run_through(&case.name, &text, gzip.clone()).await;
+        passed += usize::from(support::passed(&result));
+        if !support::passed(&result) && !matches!(result.outcome, Outcome::Ignored(_)) {
+            failures.push(format!(
+                "{}: {}\n{rendered}",
+                case.name,
+                outcome_word(&result.outcome)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail on gzip bodies:\n{}",
+        failures.len(),
+        loaded.cases.len(),
+        failures.join("\n")
+    );
+    assert!(
+        passed > 50,
+        "only {passed} cases ran and passed: the run proves little"
+    );
+}
+
 #[test]
 fn every_catalog_case_is_in_the_controls() {
     for m in catalog() {
