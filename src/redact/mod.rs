@@ -16,6 +16,9 @@ mod views;
 /// The shortest value treated as a secret; shorter ones would redact ordinary words.
 const MIN_SECRET_LEN: usize = 6;
 
+/// How much of a text is searched at once (see `Secrets::spans`).
+const WINDOW: usize = 64 * 1024;
+
 /// One spelling of one secret.
 #[derive(Clone)]
 struct Form {
@@ -122,10 +125,22 @@ impl Secrets {
         if self.forms.is_empty() {
             return Vec::new();
         }
+        let bytes = text.as_bytes();
         let mut found = Vec::new();
-        self.collect(text.as_bytes(), |s, e| (s, e), &mut found);
-        for view in views::views(text.as_bytes()) {
-            self.collect(&view.bytes, |s, e| view.original(s, e), &mut found);
+        // A long text (a report) is searched window by window, so its decoded views stay a few
+        // times a window, not a few times the text; windows overlap by more than the longest
+        // spelling of a secret, so one that crosses a boundary is whole in the next window.
+        let overlap = 64 + 24 * self.raw.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = (start + WINDOW + overlap).min(bytes.len());
+            let window = &bytes[start..end];
+            let shift = |(s, e): (usize, usize)| (start + s, start + e);
+            self.collect(window, |s, e| shift((s, e)), &mut found);
+            for view in views::views(window) {
+                self.collect(&view.bytes, |s, e| shift(view.original(s, e)), &mut found);
+            }
+            start += WINDOW;
         }
         found.sort();
         let mut merged: Vec<(usize, usize, usize)> = Vec::with_capacity(found.len());
@@ -307,6 +322,28 @@ mod tests {
                 "{what}: a tail is left: {red}"
             );
             assert!(text.starts_with(before), "{what}: {red}");
+        }
+    }
+
+    /// A long report is searched in windows: a key in any form is caught wherever it sits,
+    /// across a window's edge too.
+    #[test]
+    fn a_key_across_a_window_edge_of_a_long_text_is_redacted() {
+        const KEY: &str = "sk_live_abc/123+xyz";
+        let mut s = Secrets::new();
+        s.add("K", KEY);
+        let every_u: String = KEY
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        for form in [KEY.to_string(), every_u] {
+            for at in [WINDOW - 3, WINDOW - 40, 2 * WINDOW - 1, 3 * WINDOW + 7] {
+                let text = format!("{}{form}{}", "x".repeat(at), "y".repeat(WINDOW));
+                let red = s.redact(&text);
+                assert!(s.found_in(&red).is_empty(), "at {at}");
+                assert_eq!(red.matches("[REDACTED:K]").count(), 1, "at {at}");
+                assert_eq!(red.len(), text.len() - form.len() + "[REDACTED:K]".len());
+            }
         }
     }
 
