@@ -114,6 +114,11 @@ fn evidence(exchange: Option<&Exchange>, step: usize, target: &Target) -> String
         ));
     }
     out.push_str(&format!("    {}\n", x.request.curl));
+    if x.response.as_ref().is_ok_and(|r| r.decoded_from.is_some()) {
+        out.push_str(
+            "    (the target compressed its answer: add --compressed to read it with curl)\n",
+        );
+    }
     if step > 0 {
         out.push_str(&format!(
             "    (this is step {} of a flow; the earlier steps supplied its captured values)\n",

@@ -175,6 +175,10 @@ async fn a_failure_dump_shows_content_encoding_and_the_decoded_body() {
         "{message}"
     );
     assert!(message.contains("Unknown model 'nope'."), "{message}");
+    assert!(
+        message.contains("add --compressed to read it with curl"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
