@@ -66,15 +66,15 @@ pub fn discover(root: &Path) -> std::io::Result<Discovered> {
             let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
             if kind.is_dir() {
                 stack.push(path);
+            } else if kind.is_symlink() && path.is_dir() {
+                found.warnings.push(skipped(
+                    path,
+                    "a link to a directory is not followed".into(),
+                    "move the cases into the cases directory, or link the files one by one",
+                ));
             } else if ext.as_deref() == Some("json") {
                 if kind.is_file() || (kind.is_symlink() && path.is_file()) {
                     found.files.push(path);
-                } else if kind.is_symlink() && path.is_dir() {
-                    found.warnings.push(skipped(
-                        path,
-                        "a link to a directory is not followed".into(),
-                        "move the cases into the cases directory, or link the files one by one",
-                    ));
                 } else {
                     found.warnings.push(skipped(
                         path,
@@ -82,12 +82,6 @@ pub fn discover(root: &Path) -> std::io::Result<Discovered> {
                         "a case is a regular file",
                     ));
                 }
-            } else if kind.is_symlink() && path.is_dir() {
-                found.warnings.push(skipped(
-                    path,
-                    "a link to a directory is not followed".into(),
-                    "move the cases into the cases directory, or link the files one by one",
-                ));
             } else if let Some(ext) = ext.filter(|e| near_miss(e)) {
                 found.warnings.push(skipped(
                     path.clone(),
