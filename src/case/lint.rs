@@ -200,8 +200,17 @@ fn retryable_word(retryable: bool) -> &'static str {
 
 /// Where a `{` opens a placeholder that no `}` closes.
 fn unclosed_placeholder(path: &str) -> Option<usize> {
-    let open = path.rfind('{')?;
-    (!path[open..].contains('}')).then(|| path[..open].chars().count())
+    let mut open = None;
+    for (i, c) in path.chars().enumerate() {
+        match c {
+            // A second `{` before a `}`: the first is never closed.
+            '{' if open.is_some() => return open,
+            '{' => open = Some(i),
+            '}' => open = None,
+            _ => {}
+        }
+    }
+    open
 }
 
 /// Values the contract allows for `Retry-After`: delta-seconds and an HTTP-date.
@@ -381,4 +390,17 @@ pub fn collisions(cases: &[std::sync::Arc<Case>]) -> Vec<CaseError> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unclosed_placeholder;
+
+    #[test]
+    fn an_unclosed_placeholder_is_found_wherever_it_is() {
+        assert_eq!(unclosed_placeholder("/v2/videos/{id}"), None);
+        assert_eq!(unclosed_placeholder("/v2/videos/{id"), Some(11));
+        assert_eq!(unclosed_placeholder("/v2/{a/b/{c}"), Some(4));
+        assert_eq!(unclosed_placeholder("/v2/{a}/{b}"), None);
+    }
 }
