@@ -77,7 +77,7 @@ fn serve(args: &errcontract::reference::ServeArgs) -> ExitCode {
                     errcontract::reference::BindError::Address { .. } =>
                         "pick a free address with --addr 127.0.0.1:PORT",
                     errcontract::reference::BindError::Config(_) =>
-                        "give each role its own key (--valid-key, --zero-balance-key, --revoked-key, --throttled-key)",
+                        "fix the flag or ERRCONTRACT_REFERENCE_* variable it names; each role needs its own key (--valid-key, --zero-balance-key, --revoked-key, --throttled-key)",
                 }
             );
             return exit::code(exit::SETUP);
