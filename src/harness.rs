@@ -93,6 +93,9 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         return gate_only(args, &settings, &contract, gate);
     }
     let mut loaded = discover(args, &settings, &contract)?;
+    for warning in &loaded.warnings {
+        eprintln!("errcontract: warning: {warning}");
+    }
     if args.list {
         return Ok(list(args, &loaded, gate.is_some()));
     }
@@ -560,7 +563,12 @@ fn discover(
     let exact = exact_case(args);
     let loaded = match exact {
         Some(name) => {
-            let file = case::file_of(root, name);
+            let file = case::file_of(root, name).map_err(|e| {
+                SetupError::new(
+                    e,
+                    "list the cases with: cargo test --test contract -- --list",
+                )
+            })?;
             let files = if file.is_file() { vec![file] } else { vec![] };
             Loaded::files(root, files, contract)
         }
@@ -578,7 +586,9 @@ fn discover(
         Some(name) => SetupError::new(
             format!(
                 "no case named {name} (looked for {})",
-                case::file_of(root, name).display()
+                root.join(name.trim_start_matches(TRIAL_PREFIX))
+                    .with_extension("json")
+                    .display()
             ),
             "list the cases with: cargo test --test contract -- --list",
         )
@@ -615,12 +625,13 @@ fn choose_target(
         (Role::Revoked, keys.revoked),
         (Role::Throttled, keys.throttled),
     ]);
-    let target = Target::new(
+    let mut target = Target::new(
         &server.base_url(),
         true,
         by_role,
         Feature::ALL.into_iter().collect(),
     );
+    target.in_process = true;
     Ok((target, Some(server)))
 }
 

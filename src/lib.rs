@@ -8,12 +8,14 @@
 pub mod case;
 pub mod check;
 pub mod contract;
+pub mod decode;
 pub mod exit;
 pub mod gate;
 pub mod harness;
 pub mod locate;
 pub mod model_lookup;
 pub mod pattern;
+pub mod pipe;
 pub mod probe;
 pub mod redact;
 pub mod reference;

@@ -36,7 +36,7 @@ enum Command {
         /// The cases directory (or one case file).
         #[arg(default_value = "cases")]
         dir: PathBuf,
-        /// The schemas directory.
+        /// The schemas directory (by default the one `run` uses: this build's `schemas/`).
         #[arg(long, env = "ERRCONTRACT_SCHEMAS")]
         schemas: Option<PathBuf>,
     },
@@ -92,6 +92,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    errcontract::pipe::quiet_on_closed_pipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Lint { dir, schemas } => lint(&dir, schemas),
@@ -125,19 +126,38 @@ fn serve(args: &errcontract::reference::ServeArgs) -> ExitCode {
     };
     let config = args.config();
     let addr = args.addr();
-    println!("{}", errcontract::reference::banner(&config, addr));
-    match runtime.block_on(errcontract::reference::serve(config, addr)) {
+    let banner = errcontract::reference::banner(&config, addr);
+    // Bound first: a busy port or two roles sharing a key is said before any "listening".
+    let bound = match runtime.block_on(errcontract::reference::bind(config, addr)) {
+        Ok(bound) => bound,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "  help: {}",
+                match e {
+                    errcontract::reference::BindError::Address { .. } =>
+                        "pick a free address with --addr 127.0.0.1:PORT",
+                    errcontract::reference::BindError::Config(_) =>
+                        "fix the flag or ERRCONTRACT_REFERENCE_* variable it names; each role needs its own key (--valid-key, --zero-balance-key, --revoked-key, --throttled-key)",
+                }
+            );
+            return exit::code(exit::SETUP);
+        }
+    };
+    println!("{banner}");
+    match runtime.block_on(bound.serve()) {
         Ok(()) => exit::code(exit::OK),
         Err(e) => {
-            eprintln!("error: cannot serve on {addr}: {e}");
-            eprintln!("  help: pick a free address with --addr 127.0.0.1:PORT");
+            eprintln!("error: serving on {addr} stopped: {e}");
             exit::code(exit::SETUP)
         }
     }
 }
 
 fn contract(schemas: Option<PathBuf>) -> Result<errcontract::contract::Contract, ExitCode> {
-    let schemas = schemas.unwrap_or_else(|| PathBuf::from("schemas"));
+    // The run's default, wherever errcontract is run from, so lint, derive and the run judge by
+    // the same contract.
+    let schemas = schemas.unwrap_or_else(errcontract::contract::default_schemas_dir);
     errcontract::contract::Contract::load(&schemas).map_err(|e| {
         eprintln!("error: {e}");
         eprintln!("  help: point --schemas (or ERRCONTRACT_SCHEMAS) at the schemas directory");
@@ -206,6 +226,17 @@ fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
             return exit::code(exit::SETUP);
         }
     };
+    if report.files == 0 {
+        eprintln!(
+            "error: no case files (*.json) found below {}",
+            dir.display()
+        );
+        eprintln!("  help: point lint at a directory of case files; the run refuses this one too");
+        return exit::code(exit::SETUP);
+    }
+    for warning in &report.warnings {
+        println!("warning: {warning}");
+    }
     for problem in &report.problems {
         println!("{problem}");
     }

@@ -42,8 +42,10 @@ pub struct Incoming {
     pub version: String,
     /// Headers, names lower-case, values lossily decoded.
     pub headers: Vec<(String, String)>,
-    /// The body bytes (at most the cap).
+    /// The body bytes (at most the cap), its `Content-Encoding` undone.
     pub body: Bytes,
+    /// How many bytes came over the wire, when a content coding was undone.
+    pub decoded_from: Option<usize>,
 }
 
 impl Incoming {
@@ -103,6 +105,9 @@ pub enum TransportError {
         /// The cap.
         limit: usize,
     },
+    /// The body's content coding could not be undone.
+    #[error(transparent)]
+    Encoding(#[from] crate::decode::DecodeError),
     /// Anything else the client reported.
     #[error("{0}")]
     Other(String),
@@ -119,6 +124,7 @@ impl TransportError {
             TransportError::Protocol(_) => "protocol",
             TransportError::Truncated { .. } => "truncated",
             TransportError::TooLarge { .. } => "too_large",
+            TransportError::Encoding(_) => "encoding",
             TransportError::Other(_) => "other",
         }
     }
@@ -227,12 +233,24 @@ impl Probe {
                 }
             }
         }
+        let coding = response
+            .headers()
+            .get_all(reqwest::header::CONTENT_ENCODING)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(",");
+        let (body, decoded_from) = match crate::decode::decode(&coding, &body, limit)? {
+            Some(decoded) => (decoded, Some(body.len())),
+            None => (body, None),
+        };
         Ok(Incoming {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_string(),
             version,
             headers,
             body: Bytes::from(body),
+            decoded_from,
         })
     }
 

@@ -19,6 +19,9 @@ pub struct Target {
     pub features: BTreeSet<Feature>,
     /// Every key, for redaction and leak detection.
     pub secrets: Secrets,
+    /// Whether the server lives in this process and ends with the run (the harness's built-in
+    /// server), so a reproduction must say how to start one again.
+    pub in_process: bool,
 }
 
 impl Target {
@@ -51,6 +54,7 @@ impl Target {
             reference,
             keys,
             features,
+            in_process: false,
             secrets,
         }
     }

@@ -2,5 +2,6 @@
 //! `case::<area>/<name>`; the logic lives in `errcontract::harness`.
 
 fn main() -> std::process::ExitCode {
+    errcontract::pipe::quiet_on_closed_pipe();
     errcontract::harness::main(libtest_mimic::Arguments::from_args())
 }

@@ -61,6 +61,7 @@ pub fn time_check_one_response(iterations: u32, rounds: usize) -> Result<Vec<Dur
             ("content-length".into(), BODY.len().to_string()),
         ],
         body: Bytes::from_static(BODY.as_bytes()),
+        decoded_from: None,
     };
     let ctx = CheckContext {
         contract: &contract,

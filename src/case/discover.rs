@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use crate::contract::Contract;
 
-use super::error::CaseErrors;
+use crate::locate::LineCol;
+
+use super::error::{CaseError, CaseErrors};
+use super::lint::collisions;
 use super::load::load;
 use super::model::{Case, DERIVED_PREFIX, TRIAL_PREFIX};
 
@@ -26,22 +29,44 @@ pub fn case_name(root: &Path, file: &Path) -> String {
     }
 }
 
+/// What discovery found below the cases directory.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// The case files, sorted by case name.
+    pub files: Vec<PathBuf>,
+    /// Entries that look like cases but are not read, each saying why.
+    pub warnings: Vec<CaseError>,
+}
+
+/// A file that could be meant as a case but will not be read, at the top of that file.
+fn skipped(path: PathBuf, message: String, help: &str) -> CaseError {
+    CaseError {
+        path,
+        at: LineCol { line: 1, column: 1 },
+        pointer: String::new(),
+        message,
+        help: Some(help.to_string()),
+    }
+}
+
 /// Every `*.json` file below `root` but templates and model lists (see [`derivation_inputs`]),
 /// sorted by case name. Unreadable directories are errors. Only regular files are cases (a
 /// link to one counts); a link to a directory is never followed, so no loop or second copy
-/// of the tree can be walked.
-pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = json_files(root)?;
-    files.retain(|p| !is_derivation_input(p));
-    Ok(sorted_by_name(root, files))
+/// of the tree can be walked. A near-miss name (`x.JSON`, `x.jsonc`), a `.json` that is not a
+/// regular file (a FIFO, a socket: opening one could hang) and a link to a directory are
+/// skipped with a warning.
+pub fn discover(root: &Path) -> std::io::Result<Discovered> {
+    let mut found = walk(root)?;
+    found.files.retain(|p| !is_derivation_input(p));
+    Ok(found)
 }
 
 /// The files below `root` whose names end in `suffix` (`.template.json`, `.models.json`):
 /// what derived cases are made from, sorted by name.
 pub fn derivation_inputs(root: &Path, suffix: &str) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = json_files(root)?;
+    let mut files = walk(root)?.files;
     files.retain(|p| p.to_string_lossy().ends_with(suffix));
-    Ok(sorted_by_name(root, files))
+    Ok(files)
 }
 
 fn is_derivation_input(path: &Path) -> bool {
@@ -54,17 +79,9 @@ fn is_derivation_input(path: &Path) -> bool {
     .any(|s| name.ends_with(s))
 }
 
-fn sorted_by_name(root: &Path, files: Vec<PathBuf>) -> Vec<PathBuf> {
-    let mut named: Vec<(String, PathBuf)> = files
-        .into_iter()
-        .map(|p| (case_name(root, &p), p))
-        .collect();
-    named.sort();
-    named.into_iter().map(|(_, p)| p).collect()
-}
-
-fn json_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// Every `*.json` regular file below `root` (and what was skipped, with why), sorted by name.
+fn walk(root: &Path) -> std::io::Result<Discovered> {
+    let mut found = Discovered::default();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -72,22 +89,70 @@ fn json_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
             // The entry's own type comes with the directory listing: no stat, no link followed.
             let kind = entry.file_type()?;
             let path = entry.path();
+            let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
             if kind.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "json")
-                && (kind.is_file() || (kind.is_symlink() && path.is_file()))
-            {
-                out.push(path);
+            } else if kind.is_symlink() && path.is_dir() {
+                found.warnings.push(skipped(
+                    path,
+                    "a link to a directory is not followed".into(),
+                    "move the cases into the cases directory, or link the files one by one",
+                ));
+            } else if ext.as_deref() == Some("json") {
+                if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+                    found.files.push(path);
+                } else {
+                    found.warnings.push(skipped(
+                        path,
+                        "not a regular file; skipped".into(),
+                        "a case is a regular file",
+                    ));
+                }
+            } else if let Some(ext) = ext.filter(|e| near_miss(e)) {
+                found.warnings.push(skipped(
+                    path.clone(),
+                    format!("ends in .{ext}, so it is not read as a case: only *.json files are"),
+                    &format!("rename it to {}", path.with_extension("json").display()),
+                ));
             }
         }
     }
-    Ok(out)
+    let mut named: Vec<(String, PathBuf)> = std::mem::take(&mut found.files)
+        .into_iter()
+        .map(|p| (case_name(root, &p), p))
+        .collect();
+    named.sort();
+    found.files = named.into_iter().map(|(_, p)| p).collect();
+    found.warnings.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
 }
 
-/// The file of the trial `name` (`case::area/x` or `area/x`) below `root`, for the `--exact` fast path.
-pub fn file_of(root: &Path, name: &str) -> PathBuf {
+/// An extension a case author may have meant as `.json`.
+fn near_miss(ext: &str) -> bool {
+    let lower = ext.to_ascii_lowercase();
+    lower != ext && lower == "json" || matches!(lower.as_str(), "jsonc" | "json5" | "jsn" | "josn")
+}
+
+/// Why an `--exact` name cannot be a case file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a case name: a name is a path below the cases directory, without `..`, `.` or empty parts"
+)]
+pub struct BadName(pub String);
+
+/// The file of the trial `name` (`case::area/x` or `area/x`) below `root`, for the `--exact`
+/// fast path; a name that would leave the cases directory is refused.
+pub fn file_of(root: &Path, name: &str) -> Result<PathBuf, BadName> {
     let rel = name.strip_prefix(TRIAL_PREFIX).unwrap_or(name);
-    root.join(format!("{rel}.json"))
+    let ok = !rel.is_empty()
+        && rel.split('/').all(|part| {
+            !part.is_empty() && part != "." && part != ".." && !part.contains(['\\', '\0'])
+        })
+        && !Path::new(rel).has_root();
+    if !ok {
+        return Err(BadName(name.to_string()));
+    }
+    Ok(root.join(format!("{rel}.json")))
 }
 
 /// A case file (or template) that did not load: its case name, its path and every problem in it.
@@ -123,6 +188,8 @@ pub struct Loaded {
     pub cases: Vec<Arc<Case>>,
     /// Files that did not, sorted by name.
     pub broken: Vec<Broken>,
+    /// Entries skipped by discovery, each saying why.
+    pub warnings: Vec<CaseError>,
 }
 
 impl Loaded {
@@ -151,12 +218,14 @@ impl Loaded {
         let mut loaded = Loaded {
             cases: Vec::with_capacity(files.len()),
             broken: Vec::new(),
+            warnings: Vec::new(),
         };
         if threads == 1 {
             for path in files {
                 let result = load(root, &path, contract).map(Arc::new);
                 loaded.push(root, path, result);
             }
+            loaded.refuse_collisions();
             return loaded;
         }
         let chunk = files.len().div_ceil(threads);
@@ -179,13 +248,45 @@ impl Loaded {
         for (path, result) in parts.into_iter().flatten() {
             loaded.push(root, path, result);
         }
+        loaded.refuse_collisions();
         loaded
+    }
+
+    /// A case whose name collides with an earlier one's (they differ only in case, and so
+    /// collide on case-insensitive file systems and in reports) is broken, in lint and in the
+    /// run alike.
+    fn refuse_collisions(&mut self) {
+        let collided = collisions(&self.cases);
+        if collided.is_empty() {
+            return;
+        }
+        let (cases, moved): (Vec<_>, Vec<_>) = std::mem::take(&mut self.cases)
+            .into_iter()
+            .partition(|c| !collided.iter().any(|e| e.path == c.path));
+        self.cases = cases;
+        for case in moved {
+            let errors = collided
+                .iter()
+                .filter(|e| e.path == case.path)
+                .cloned()
+                .collect();
+            self.broken.push(Broken {
+                name: case.name.clone(),
+                template: false,
+                path: case.path.clone(),
+                errors: CaseErrors(errors),
+            });
+        }
+        self.broken.sort_by(|a, b| a.name.cmp(&b.name));
     }
 }
 
 /// Load every case below `root`; one bad file never stops the others.
 pub fn load_all(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
-    Ok(Loaded::files(root, discover(root)?, contract))
+    let found = discover(root)?;
+    let mut loaded = Loaded::files(root, found.files, contract);
+    loaded.warnings = found.warnings;
+    Ok(loaded)
 }
 
 /// The whole suite below `root`: every case file and every case its templates derive.

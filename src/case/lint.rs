@@ -1,6 +1,7 @@
 //! The case rules the schema cannot say, in one place: per file (the expectation against the
-//! table, regexes that compile, placeholders bound by an earlier capture) and across files
-//! (names that collide), and `errcontract lint` over a directory.
+//! table, regexes that compile, placeholders bound by an earlier capture), advice (an
+//! expectation stricter than the contract, a warning), and across files (names that collide),
+//! and `errcontract lint` over a directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -61,8 +62,9 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
                         push(
                             format!("{ep}/retryable"),
                             format!(
-                                "expects retryable {r}, but the table says {code:?} is retryable: {}",
-                                row.retryable
+                                "expects a {} error, but the table says {code:?} is {}",
+                                retryable_word(r),
+                                retryable_word(row.retryable)
                             ),
                             Some(format!("set \"retryable\": {} or remove it", row.retryable)),
                         );
@@ -153,6 +155,16 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
                 );
             }
         }
+        if let Some(at) = unclosed_placeholder(&step.request.path) {
+            push(
+                format!("{base}/request/path"),
+                format!(
+                    "the placeholder at character {} of the path is never closed",
+                    at + 1
+                ),
+                Some("close it with `}` (\"/v2/videos/{id}\"), or take out the `{`".into()),
+            );
+        }
         for placeholder in placeholders(&step.request.path) {
             if !bound.contains(&placeholder) {
                 push(
@@ -178,6 +190,90 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
         }
     }
     errs
+}
+
+fn retryable_word(retryable: bool) -> &'static str {
+    if retryable {
+        "retryable"
+    } else {
+        "non-retryable"
+    }
+}
+
+/// Where a `{` opens a placeholder that no `}` closes.
+fn unclosed_placeholder(path: &str) -> Option<usize> {
+    let mut open = None;
+    for (i, c) in path.chars().enumerate() {
+        match c {
+            // A second `{` before a `}`: the first is never closed.
+            '{' if open.is_some() => return open,
+            '{' => open = Some(i),
+            '}' => open = None,
+            _ => {}
+        }
+    }
+    open
+}
+
+/// Values the contract allows for `Retry-After`: delta-seconds and an HTTP-date.
+const RETRY_AFTER_SAMPLES: [&str; 2] = ["120", "Wed, 21 Oct 2026 07:28:00 GMT"];
+
+/// Advice, not errors: expectations stricter than the table's rule for their code, which a
+/// conforming target may fail.
+pub(super) fn advice(case: &Case, contract: &Contract) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (base, step) in &case.steps {
+        let e = &step.expect;
+        let Some((code, row)) = e
+            .code
+            .as_deref()
+            .and_then(|c| Some((c, contract.table.get(c)?)))
+        else {
+            continue;
+        };
+        for (name, h) in &e.headers {
+            if !name.eq_ignore_ascii_case("retry-after") {
+                continue;
+            }
+            let at = format!("{base}/expect/headers/{}", locate::escape(name));
+            if h.present == Some(true) && row.retry_after == RetryAfterRule::Allowed {
+                out.push(Problem {
+                    pointer: format!("{at}/present"),
+                    message: format!(
+                        "expects Retry-After, which the table only allows for {code:?}: a conforming target may leave it out"
+                    ),
+                    help: Some("remove \"present\": true".into()),
+                });
+            }
+            let Some(re) = h.matches.as_deref().and_then(crate::pattern::compiled) else {
+                continue;
+            };
+            if row.retry_after == RetryAfterRule::Forbidden {
+                continue;
+            }
+            let refused: Vec<&str> = RETRY_AFTER_SAMPLES
+                .into_iter()
+                .filter(|v| !re.is_match(v))
+                .collect();
+            if !refused.is_empty() {
+                out.push(Problem {
+                    pointer: format!("{at}/matches"),
+                    message: format!(
+                        "refuses a Retry-After the contract allows for {code:?} (delta-seconds or an HTTP-date): {}",
+                        refused
+                            .iter()
+                            .map(|v| format!("{v:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    help: Some(
+                        "remove \"matches\": the retry_after check already holds Retry-After to the contract".into(),
+                    ),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The `{names}` in a path.
@@ -206,18 +302,23 @@ pub struct LintReport {
     pub clean: usize,
     /// Every problem, by file then position.
     pub problems: Vec<CaseError>,
+    /// Advice that does not make a file invalid: expectations stricter than the contract,
+    /// files that look like cases but are not read.
+    pub warnings: Vec<CaseError>,
 }
 
 impl LintReport {
     /// One closing line.
     pub fn summary(&self) -> String {
         format!(
-            "{} case file{} checked: {} clean, {} problem{}",
+            "{} case file{} checked: {} clean, {} problem{}, {} warning{}",
             self.files,
             if self.files == 1 { "" } else { "s" },
             self.clean,
             self.problems.len(),
-            if self.problems.len() == 1 { "" } else { "s" }
+            if self.problems.len() == 1 { "" } else { "s" },
+            self.warnings.len(),
+            if self.warnings.len() == 1 { "" } else { "s" }
         )
     }
 }
@@ -229,12 +330,15 @@ pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport
         let root = path.parent().unwrap_or(Path::new("."));
         report.files = 1;
         let result = if path.to_string_lossy().ends_with(TEMPLATE_SUFFIX) {
-            derive_template(models_root(root), path, contract).map(|_| ())
+            derive_template(models_root(root), path, contract).map(|_| Vec::new())
         } else {
-            load(root, path, contract).map(|_| ())
+            load(root, path, contract).map(|case| located_advice(&case, contract))
         };
         match result {
-            Ok(()) => report.clean = 1,
+            Ok(warnings) => {
+                report.clean = 1;
+                report.warnings = warnings;
+            }
             Err(e) => report.problems.extend(e.0),
         }
         return Ok(report);
@@ -242,6 +346,10 @@ pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport
     let loaded = load_all(path, contract)?;
     report.files = loaded.cases.len() + loaded.broken.len();
     report.clean = loaded.cases.len();
+    report.warnings = loaded.warnings;
+    for case in &loaded.cases {
+        report.warnings.extend(located_advice(case, contract));
+    }
     for broken in loaded.broken {
         report.problems.extend(broken.errors.0);
     }
@@ -272,6 +380,25 @@ fn models_root(dir: &Path) -> &Path {
     dir.ancestors().find(|d| has_models(d)).unwrap_or(dir)
 }
 
+/// The advice for one case, located in its file.
+fn located_advice(case: &Case, contract: &Contract) -> Vec<CaseError> {
+    let advice = advice(case, contract);
+    if advice.is_empty() {
+        return Vec::new();
+    }
+    let map = locate::SourceMap::new(case.text().unwrap_or_else(|_| std::sync::Arc::from("")));
+    advice
+        .into_iter()
+        .map(|p| CaseError {
+            path: case.path.clone(),
+            at: map.value_at(&p.pointer),
+            pointer: p.pointer,
+            message: p.message,
+            help: p.help,
+        })
+        .collect()
+}
+
 /// The rule across files: names that differ only in case collide on case-insensitive file
 /// systems and in reports.
 pub fn collisions(cases: &[std::sync::Arc<Case>]) -> Vec<CaseError> {
@@ -294,4 +421,17 @@ pub fn collisions(cases: &[std::sync::Arc<Case>]) -> Vec<CaseError> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unclosed_placeholder;
+
+    #[test]
+    fn an_unclosed_placeholder_is_found_wherever_it_is() {
+        assert_eq!(unclosed_placeholder("/v2/videos/{id}"), None);
+        assert_eq!(unclosed_placeholder("/v2/videos/{id"), Some(11));
+        assert_eq!(unclosed_placeholder("/v2/{a/b/{c}"), Some(4));
+        assert_eq!(unclosed_placeholder("/v2/{a}/{b}"), None);
+    }
 }

@@ -26,6 +26,21 @@ pub fn load(root: &Path, path: &Path, contract: &Contract) -> Result<Case, CaseE
     let name = case_name(root, path);
     let cannot_read =
         |e: std::io::Error| one(path, START, "", format!("cannot read the file: {e}"), None);
+    // Looked at before opening: opening a FIFO waits for a writer, and a huge file is refused
+    // unread.
+    let meta = std::fs::metadata(path).map_err(cannot_read)?;
+    if !meta.is_file() {
+        return Err(one(
+            path,
+            START,
+            "",
+            "not a regular file".into(),
+            Some("a case is a regular file".into()),
+        ));
+    }
+    if meta.len() > MAX_CASE_BYTES as u64 {
+        return Err(too_large(path, meta.len()));
+    }
     let mut file = std::fs::File::open(path).map_err(cannot_read)?;
     let size = file.metadata().map_err(cannot_read)?.len();
     if size > MAX_CASE_BYTES as u64 {
@@ -86,6 +101,15 @@ fn parse_inner(
             ));
         }
     };
+    if text.starts_with('\u{feff}') {
+        return Err(one(
+            path,
+            START,
+            "",
+            "the file starts with a byte order mark (BOM), which JSON does not allow".into(),
+            Some("save it as UTF-8 without a BOM".into()),
+        ));
+    }
     if text.trim().is_empty() {
         return Err(one(
             path,

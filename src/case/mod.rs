@@ -14,7 +14,9 @@ mod schema;
 mod template;
 
 pub use derive::{DerivedFile, derive_all, derive_template, rederive, template_models};
-pub use discover::{Broken, Loaded, case_name, discover, file_of, load_all, suite};
+pub use discover::{
+    BadName, Broken, Discovered, Loaded, case_name, discover, file_of, load_all, suite,
+};
 pub use error::{CaseError, CaseErrors, field_name};
 pub use lint::{LintReport, collisions, lint_path, placeholders};
 pub use load::{load, parse};

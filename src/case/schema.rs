@@ -93,7 +93,7 @@ fn explain(
             let parent = if tokens.len() >= 2 { tokens[tokens.len() - 2] } else { "" };
             let last = tokens.last().copied().unwrap_or("");
             let (what, help) = match (parent, last) {
-                ("tags", _) => ("unknown tag", "use a tag listed in schemas/case.schema.json#/$defs/tag: an area, a code or a topic"),
+                ("tags", _) => ("unknown tag", "use a tag listed in schemas/case.schema.json#/$defs/tag (an area, a code or a topic), or one of your own starting with x- (x-acme-nightly)"),
                 ("requires", _) => ("unknown requirement", "use a role (valid, none, malformed, revoked, zero_balance, throttled) or a feature (fault_injection, content_policy_trigger, video_failure_trigger)"),
                 (_, "auth") => ("unknown auth", "use a role (valid, none, malformed, revoked, zero_balance, throttled) or {\"authorization\": \"<header value>\"}"),
                 (_, "method") => ("unknown method", "use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS"),

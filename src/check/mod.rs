@@ -264,7 +264,7 @@ pub fn check_response(ctx: &CheckContext<'_>, resp: &Incoming) -> Verdict {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(&resp.body),
         };
-        found.extend(no_leak::check(ctx, &raw, body.as_ref()));
+        found.extend(no_leak::check(ctx, &raw, body.as_ref(), &resp.headers));
         v.code = body
             .as_ref()
             .and_then(|b| b.pointer("/error/code"))

@@ -1,5 +1,6 @@
-//! `no_leak`: an error tells the client nothing about the server's insides. The raw body must
-//! carry no API key (in any encoded form) and not the request's own bearer token; the message (or
+//! `no_leak`: an error tells the client nothing about the server's insides. The raw body and the
+//! headers must carry no API key (in any encoded form, escapes undone) and not the request's own
+//! bearer token; the message (or
 //! the whole body, when it is not JSON) no stack trace, source location, internal path or host,
 //! or URL with credentials. What the request itself sent may be quoted back.
 
@@ -54,36 +55,81 @@ fn patterns() -> &'static Patterns {
     })
 }
 
-/// An error response: `raw` is its body as text, `body` the body when it parsed.
-pub(super) fn check(ctx: &CheckContext<'_>, raw: &str, body: Option<&Value>) -> Option<Finding> {
+/// An error response: `raw` is its body as text, `body` the body when it parsed, `headers` its
+/// headers.
+pub(super) fn check(
+    ctx: &CheckContext<'_>,
+    raw: &str,
+    body: Option<&Value>,
+    headers: &[(String, String)],
+) -> Option<Finding> {
     let message = body
         .and_then(|b| b.pointer("/error/message"))
         .and_then(Value::as_str);
-    scan(
+    let mut problems = keys(ctx, "the body", raw);
+    for (name, value) in headers {
+        problems.extend(keys(ctx, &format!("the header {name}"), value));
+    }
+    problems.extend(insides(
         ctx,
-        raw,
         message.unwrap_or(if body.is_none() { raw } else { "" }),
-    )
+    ));
+    finding(problems)
+}
+
+fn finding(problems: Vec<String>) -> Option<Finding> {
+    (!problems.is_empty()).then(|| {
+        Finding::new(
+            CheckName::NoLeak,
+            "an error message with no stack trace, internal path or host, or API key",
+            problems.join("; "),
+        )
+    })
+}
+
+/// The keys and the request's bearer token in `text` (`where` it is), in any form.
+fn keys(ctx: &CheckContext<'_>, place: &str, text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let found = ctx.secrets.found_in(text);
+    if !found.is_empty() {
+        problems.push(format!(
+            "{place} contains the API key of {}",
+            found.join(", ")
+        ));
+    }
+    // A token that short would match ordinary text; the configured keys are covered above.
+    let Some(token) = ctx
+        .request
+        .and_then(|r| r.bearer())
+        .filter(|t| t.len() >= 8)
+    else {
+        return problems;
+    };
+    let echoed = match ctx.secrets.label_of(token) {
+        Some(label) => found.iter().any(|l| l == label),
+        None => {
+            let mut own = crate::redact::Secrets::new();
+            own.add("token", token);
+            !own.found_in(text).is_empty()
+        }
+    };
+    if echoed {
+        problems.push(format!("{place} echoes the request's own bearer token"));
+    }
+    problems
 }
 
 /// Keys and the bearer token searched for in `raw`; traces, paths and hosts in `message`.
 pub(super) fn scan(ctx: &CheckContext<'_>, raw: &str, message: &str) -> Option<Finding> {
+    let mut problems = keys(ctx, "the body", raw);
+    problems.extend(insides(ctx, message));
+    finding(problems)
+}
+
+/// Stack traces, source locations, internal paths and hosts, and URLs with credentials in
+/// `message`, unless the request itself sent them.
+fn insides(ctx: &CheckContext<'_>, message: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    let found = ctx.secrets.found_in(raw);
-    if !found.is_empty() {
-        problems.push(format!(
-            "the body contains the API key of {}",
-            found.join(", ")
-        ));
-    }
-    let token = ctx.request.and_then(|r| r.bearer());
-    // A token that short would match ordinary text; the configured keys are covered above.
-    if let Some(token) = token
-        && token.len() >= 8
-        && raw.contains(token)
-    {
-        problems.push("the body echoes the request's own bearer token".to_string());
-    }
     let Patterns { any, each } = patterns();
     for index in any.matches(message).iter() {
         let (compiled, pattern, what) = &each[index];
@@ -107,13 +153,7 @@ pub(super) fn scan(ctx: &CheckContext<'_>, raw: &str, message: &str) -> Option<F
             ));
         }
     }
-    (!problems.is_empty()).then(|| {
-        Finding::new(
-            CheckName::NoLeak,
-            "an error message with no stack trace, internal path or host, or API key",
-            problems.join("; "),
-        )
-    })
+    problems
 }
 
 #[cfg(test)]
@@ -140,6 +180,7 @@ mod tests {
             &context(&secrets, None, None),
             &body.to_string(),
             Some(&body),
+            &[],
         )
         .map(|f| {
             assert_eq!(f.check, CheckName::NoLeak);
@@ -217,6 +258,48 @@ mod tests {
         assert!(!found.contains(KEY), "{found}");
     }
 
+    /// A key a target sends back escaped (as PHP's `json_encode` does, or each character as
+    /// `\uXXXX`) is the key to any JSON reader, so the case must fail.
+    #[test]
+    fn an_api_key_escaped_in_json_fails_no_leak() {
+        let every_u: String = KEY
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        for raw in [
+            format!(r#"{{"error":{{"message":"bad key {every_u}"}}}}"#),
+            format!(
+                r#"{{"error":{{"message":"bad key {}"}}}}"#,
+                KEY.replace('_', "\\u005f")
+            ),
+        ] {
+            let body: Value = serde_json::from_str(&raw).expect("valid JSON");
+            let secrets = secrets();
+            let found = check(&context(&secrets, None, None), &raw, Some(&body), &[]);
+            assert_eq!(
+                found.map(|f| f.actual).as_deref(),
+                Some("the body contains the API key of ERRCONTRACT_API_KEY"),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_api_key_echoed_only_in_a_response_header_fails_no_leak() {
+        let secrets = secrets();
+        let headers = [
+            ("content-type".to_string(), "application/json".to_string()),
+            ("x-debug-auth".to_string(), format!("Bearer {KEY}")),
+        ];
+        let raw = r#"{"error":{"message":"bad key"}}"#;
+        let body: Value = serde_json::from_str(raw).expect("valid JSON");
+        let found = check(&context(&secrets, None, None), raw, Some(&body), &headers);
+        assert_eq!(
+            found.map(|f| f.actual).as_deref(),
+            Some("the header x-debug-auth contains the API key of ERRCONTRACT_API_KEY")
+        );
+    }
+
     #[test]
     fn the_requests_own_bearer_token_must_not_come_back() {
         let secrets = Secrets::new();
@@ -230,6 +313,13 @@ mod tests {
         let short = request("https://api.example/v2/models", "tok_1", None);
         let ctx = context(&secrets, Some(&short), None);
         assert_eq!(scan(&ctx, "bad token tok_1", ""), None);
+        let ctx = context(&secrets, Some(&sent), None);
+        assert_eq!(
+            scan(&ctx, r"bad token tok\u005f0123456789", "")
+                .map(|f| f.actual)
+                .as_deref(),
+            Some("the body echoes the request's own bearer token")
+        );
     }
 
     #[test]
@@ -257,11 +347,11 @@ mod tests {
         let ctx = context(&secrets, None, None);
         let html = "<pre>stack backtrace:\n   0: main</pre>";
         assert_eq!(
-            check(&ctx, html, None).map(|f| f.actual).as_deref(),
+            check(&ctx, html, None, &[]).map(|f| f.actual).as_deref(),
             Some("the message carries a stack trace: \"stack backtrace:\"")
         );
         let body = json!({"error": {"code": "x"}, "debug": "/var/log/app.log"});
-        assert_eq!(check(&ctx, &body.to_string(), Some(&body)), None);
+        assert_eq!(check(&ctx, &body.to_string(), Some(&body), &[]), None);
     }
 
     #[test]

@@ -58,11 +58,18 @@ pub(super) fn expected(
     let expected = e.retryable?;
     let code = code?;
     let table_says = table.get(code)?.retryable;
+    let kind = |retryable: bool| {
+        if retryable {
+            "retryable"
+        } else {
+            "non-retryable"
+        }
+    };
     (table_says != expected).then(|| {
         Finding::new(
             CheckName::Retryable,
-            format!("a retryable error: {expected}"),
-            format!("{code:?}, which the table says is retryable: {table_says}"),
+            format!("a {} error", kind(expected)),
+            format!("{code:?}, which the table says is {}", kind(table_says)),
         )
         .at(format!("{base}/retryable"))
     })
@@ -198,20 +205,36 @@ mod tests {
     fn the_case_must_agree_with_the_table() {
         let table = &contract().table;
         let (code, row) = code_with(RetryAfterRule::Required);
+        assert!(row.retryable);
         let agrees = expect(json!({"status": row.status, "retryable": row.retryable}));
         assert_eq!(expected(table, &agrees, "/expect", Some(code)), None);
-        let disagrees = expect(json!({"status": row.status, "retryable": !row.retryable}));
+        let disagrees = expect(json!({"status": row.status, "retryable": false}));
         let f = expected(table, &disagrees, "/expect", Some(code)).expect("a finding");
         assert_eq!(f.check, CheckName::Retryable);
-        assert_eq!(f.expected, format!("a retryable error: {}", !row.retryable));
+        assert_eq!(f.expected_at.as_deref(), Some("/expect/retryable"));
         assert_eq!(
-            f.actual,
-            format!(
-                "{code:?}, which the table says is retryable: {}",
-                row.retryable
+            (f.expected.as_str(), f.actual),
+            (
+                "a non-retryable error",
+                format!("{code:?}, which the table says is retryable")
             )
         );
-        assert_eq!(f.expected_at.as_deref(), Some("/expect/retryable"));
+    }
+
+    #[test]
+    fn a_retryable_expectation_on_a_non_retryable_code_reads_as_words() {
+        let table = &contract().table;
+        let (code, row) = code_with(RetryAfterRule::Forbidden);
+        assert!(!row.retryable);
+        let e = expect(json!({"status": row.status, "retryable": true}));
+        let f = expected(table, &e, "/expect", Some(code)).expect("a finding");
+        assert_eq!(
+            (f.expected.as_str(), f.actual),
+            (
+                "a retryable error",
+                format!("{code:?}, which the table says is non-retryable")
+            )
+        );
     }
 
     #[test]

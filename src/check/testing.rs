@@ -78,6 +78,7 @@ pub(super) fn response(status: u16, headers: &[(&str, &str)], body: impl Into<By
             .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
             .collect(),
         body: body.into(),
+        decoded_from: None,
     }
 }
 

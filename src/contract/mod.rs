@@ -83,6 +83,16 @@ pub enum ContractError {
         /// What serde_json said.
         message: String,
     },
+    /// An object has the same key twice: JSON readers disagree on which wins.
+    #[error(
+        "{path}: the key {key:?} appears twice in one object; remove one (readers disagree on which wins)"
+    )]
+    DuplicateKey {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+    },
     /// A schema does not compile, or a data file is not of its shape.
     #[error("{path}: the schema does not compile: {message}")]
     Compile {
@@ -215,6 +225,13 @@ impl Contract {
                 column: e.column(),
                 message: crate::locate::strip_position(&e.to_string()),
             })?;
+            // Case files refuse duplicate keys; the contract they are checked against must too.
+            if let Some(key) = crate::locate::first_duplicate_key(text.as_bytes()) {
+                return Err(ContractError::DuplicateKey {
+                    path: dir.join(name),
+                    key,
+                });
+            }
             parsed.push((name.as_str(), value));
         }
         for (name, value) in &parsed {

@@ -86,6 +86,9 @@ pub struct Config {
     pub file_ttl: Duration,
     /// Whether the documented triggers (fault header, prompt terms) are active (default true).
     pub triggers: bool,
+    /// How long a client may take to send a request's headers before the connection is
+    /// closed (default 10 s), so half-sent requests cannot hold connections open.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Config {
@@ -116,6 +119,7 @@ impl Default for Config {
             video_hold: Duration::from_secs(60),
             file_ttl: Duration::from_secs(24 * 60 * 60),
             triggers: true,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -52,5 +52,5 @@ pub use config::{
     DEFAULT_ZERO_BALANCE_KEY, Keys, Limits, VideoAdvance,
 };
 pub use money::{Usd, UsdParseError};
-pub use server::{Running, serve, start};
+pub use server::{BindError, Bound, Running, bind, start};
 pub use triggers::{CONTENT_POLICY_TERM, FAULT_HEADER, VIDEO_FAILURE_TERM, VIDEO_MODERATION_TERM};

@@ -1,5 +1,6 @@
 //! The code × endpoint coverage matrix: which error codes each endpoint was seen to produce,
-//! and whether the contract held when it did. Endpoints come from `schemas/endpoints.json`.
+//! whether the contract held when it did, and the gaps: codes a case expected from an endpoint
+//! that never came back. Endpoints come from `schemas/endpoints.json`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -76,10 +77,21 @@ impl Matrix {
         m
     }
 
-    /// Count the codes one case's responses carried.
+    /// Count the codes one case's responses carried, and the expected ones that did not come.
     pub fn add(&mut self, r: &CaseResult) {
         let passed = matches!(r.outcome, Outcome::Passed);
         for step in &r.steps {
+            if let Some(expected) = &step.expected
+                && step.code.as_ref() != Some(expected)
+                && self.codes.contains(expected)
+            {
+                let row = self.row(step.method, &step.endpoint);
+                self.rows[row]
+                    .1
+                    .entry(expected.clone())
+                    .or_default()
+                    .missing += 1;
+            }
             let Some(code) = &step.code else { continue };
             if !self.codes.contains(code) {
                 continue;
@@ -135,7 +147,7 @@ impl Matrix {
         self.derived[row].1.add(derived, passed);
     }
 
-    /// The row of a request's method and path.
+    /// The row of a request: its endpoint's, or the last (`OTHER`).
     fn row(&mut self, method: &'static str, endpoint: &str) -> usize {
         let by_path = self.row_of.entry(method).or_default();
         match by_path.get(endpoint) {
@@ -150,6 +162,19 @@ impl Matrix {
                 row
             }
         }
+    }
+
+    /// The gaps: (endpoint, code, how many steps) where an expected code never came back.
+    pub fn gaps(&self) -> Vec<(&str, &str, usize)> {
+        self.rows
+            .iter()
+            .flat_map(|(label, cells)| {
+                cells
+                    .iter()
+                    .filter(|(_, c)| c.missing > 0)
+                    .map(move |(code, c)| (label.as_str(), code.as_str(), c.missing))
+            })
+            .collect()
     }
 
     /// The codes no endpoint was seen to produce with the contract held.
@@ -175,12 +200,12 @@ impl Matrix {
             .max()
             .unwrap_or(10)
             .max(10);
-        let mut out = String::from(
-            "error-code coverage (cases that held / broke the contract, by endpoint):\n",
-        );
+        let mut out =
+            String::from("error-code coverage (responses with each code, by endpoint):\n");
+        let cell_width = 5;
         out.push_str(&format!("  {:width$}", "", width = width));
         for i in 0..self.codes.len() {
-            out.push_str(&format!(" {:>5}", format!("[{}]", i + 1)));
+            out.push_str(&format!(" {:>cell_width$}", format!("[{}]", i + 1)));
         }
         out.push('\n');
         for (label, cells) in &self.rows {
@@ -191,10 +216,19 @@ impl Matrix {
             for code in &self.codes {
                 let text = match cells.get(code) {
                     None => "·".to_string(),
-                    Some(c) if c.broken == 0 => c.held.to_string(),
-                    Some(c) => format!("{}/{}✗", c.held, c.broken),
+                    Some(c) => {
+                        let mut t = match (c.held, c.broken) {
+                            (0, 0) => String::new(),
+                            (held, 0) => held.to_string(),
+                            (held, broken) => format!("{held}/{broken}✗"),
+                        };
+                        if c.missing > 0 {
+                            t.push_str(&format!("?{}", c.missing));
+                        }
+                        t
+                    }
                 };
-                out.push_str(&format!(" {text:>5}"));
+                out.push_str(&format!(" {text:>cell_width$}"));
             }
             out.push('\n');
         }
@@ -205,6 +239,20 @@ impl Matrix {
             .map(|(i, c)| format!("[{}] {c}", i + 1))
             .collect();
         out.push_str(&format!("  {}\n", legend.join("  ")));
+        out.push_str(
+            "  N: responses with the code in cases that held; N/M✗: N held, M in cases that failed; ?N: N steps expected the code and got another; ·: none\n",
+        );
+        let gaps = self.gaps();
+        if !gaps.is_empty() {
+            let list: Vec<String> = gaps
+                .iter()
+                .map(|(endpoint, code, n)| format!("{code} from {endpoint} ({n})"))
+                .collect();
+            out.push_str(&format!(
+                "  expected codes that never came back: {}\n",
+                list.join(", ")
+            ));
+        }
         let never = self.codes_never_held();
         if !never.is_empty() {
             out.push_str(&format!(

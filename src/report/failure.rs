@@ -23,6 +23,7 @@ pub const BODY_EXCERPT: usize = 2048;
 const HEADERS_SHOWN: &[&str] = &[
     "content-type",
     "content-length",
+    "content-encoding",
     "retry-after",
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
@@ -98,7 +99,7 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
         out.push_str(&finding_text(&source, &file, f));
     }
     out.push_str(&snippet(&source, &file, findings));
-    out.push_str(&evidence(record.exchange.as_deref(), step));
+    out.push_str(&evidence(record.exchange.as_deref(), step, target));
     out.push_str(&format!("    {}\n", result.rerun.as_deref().unwrap_or("")));
     if !result.notes.is_empty() {
         out.push_str("\n  notes:\n");
@@ -110,13 +111,28 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
 }
 
 /// The response and the recorded curl, or just the heading when no exchange is kept.
-fn evidence(exchange: Option<&Exchange>, step: usize) -> String {
+fn evidence(exchange: Option<&Exchange>, step: usize, target: &Target) -> String {
     let Some(x) = exchange else {
         return "\n  reproduce:\n".to_string();
     };
     let mut out = response_text(x);
     out.push_str("\n  reproduce:\n");
+    if target.in_process {
+        // The built-in server ends with the run; the curl needs one on the same address.
+        let addr = target
+            .base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        out.push_str(&format!(
+            "    (the run's built-in server is gone: start one on its address with `cargo run -- serve --addr {addr}` and set the ERRCONTRACT_*_API_KEY variables to the keys it prints)\n"
+        ));
+    }
     out.push_str(&format!("    {}\n", x.request.curl));
+    if x.response.as_ref().is_ok_and(|r| r.decoded_from.is_some()) {
+        out.push_str(
+            "    (the target compressed its answer: add --compressed to read it with curl)\n",
+        );
+    }
     if step > 0 {
         out.push_str(&format!(
             "    (this is step {} of a flow; the earlier steps supplied its captured values)\n",
@@ -200,8 +216,12 @@ fn response_text(x: &Exchange) -> String {
         })
         .collect();
     s.push_str(&format!(
-        "    body ({} bytes{}):\n",
+        "    body ({} bytes{}{}):\n",
         r.body.len(),
+        match r.decoded_from {
+            Some(wire) => format!(", decoded from {wire} on the wire"),
+            None => String::new(),
+        },
         if r.body.len() > shown {
             format!(", first {shown} shown")
         } else {

@@ -206,6 +206,7 @@ impl Runner {
             endpoint: step.request.path.clone(),
             status: None,
             code: None,
+            expected: step.expect.code.clone(),
             requests: 0,
             applied: crate::check::CheckSet::default(),
             findings: vec![Finding::new(

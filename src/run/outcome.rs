@@ -130,6 +130,8 @@ pub struct StepRecord {
     pub status: Option<u16>,
     /// The error code the last response carried, if any.
     pub code: Option<String>,
+    /// The error code the case expected, if any (a gap in coverage when it did not come).
+    pub expected: Option<String>,
     /// Requests the step sent (polls and throttled resends included).
     pub requests: usize,
     /// The checks that ran on the last exchange.

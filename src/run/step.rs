@@ -46,6 +46,7 @@ impl Runner {
             endpoint: step.request.path.clone(),
             status: None,
             code: None,
+            expected: step.expect.code.clone(),
             requests: 0,
             applied: check::CheckSet::default(),
             findings: Vec::new(),

@@ -158,7 +158,7 @@ fn catalog() -> Vec<Bad> {
             "retryable-contradicts-table",
             replaced("\"param\": null", "\"param\": null, \"retryable\": true"),
             (5, 79),
-            "the table says \"not_found\" is retryable: false",
+            "expects a retryable error, but the table says \"not_found\" is non-retryable",
         ),
     ]
 }

@@ -187,3 +187,55 @@ fn lint_reports_every_problem_with_a_nonzero_exit() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_case_file_starting_with_a_bom_is_named_as_such() {
+    let err = support::try_case("bom", &format!("\u{feff}{GOOD}"))
+        .expect_err("a BOM is refused")
+        .to_string();
+    assert!(
+        err.contains("bom.json:1:1: the file starts with a byte order mark (BOM)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: save it as UTF-8 without a BOM"),
+        "{err}"
+    );
+}
+
+#[test]
+fn user_defined_tags_starting_with_x_are_allowed_and_unknown_tags_say_how() {
+    let own = GOOD.replace("\"not_found\"]", "\"not_found\", \"x-acme-nightly\"]");
+    assert_ne!(own, GOOD);
+    support::case("own_tag", &own);
+    let err = support::try_case("typo_tag", &GOOD.replace("\"not_found\"]", "\"nightly\"]"))
+        .expect_err("an unknown tag is refused")
+        .to_string();
+    assert!(err.contains("unknown tag"), "{err}");
+    assert!(err.contains("or one of your own starting with x-"), "{err}");
+}
+
+#[test]
+fn an_authorization_header_in_any_letter_case_is_refused() {
+    for name in [
+        "Authorization",
+        "authorization",
+        "AUTHORIZATION",
+        "AuThOrIzAtIoN",
+    ] {
+        let text = GOOD.replace(
+            "\"path\": \"/v2/no-such-thing\"",
+            &format!("\"path\": \"/v2/no-such-thing\", \"headers\": {{\"{name}\": \"Bearer x\"}}"),
+        );
+        assert_ne!(text, GOOD);
+        assert!(
+            support::try_case("auth_header", &text).is_err(),
+            "{name} was accepted"
+        );
+    }
+    let other = GOOD.replace(
+        "\"path\": \"/v2/no-such-thing\"",
+        "\"path\": \"/v2/no-such-thing\", \"headers\": {\"X-Authorization-Hint\": \"x\"}",
+    );
+    support::case("other_header", &other);
+}

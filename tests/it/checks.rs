@@ -597,3 +597,50 @@ async fn no_leak_lets_a_message_quote_what_the_request_sent() {
     .await;
     assert_eq!(support::failed_checks(&result), vec!["no_leak"]);
 }
+
+/// The shipped throttling cases state only what the contract promises: a target that gives
+/// `Retry-After` as an HTTP-date conforms, and passes them.
+#[tokio::test]
+async fn shipped_throttle_cases_accept_an_http_date_retry_after() {
+    let in_a_minute =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(60));
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 60)
+        .unwrap_or_default();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"error": {
+                    "message": "Too many requests; retry after a minute.",
+                    "type": "invalid_request_error",
+                    "param": null,
+                    "code": "rate_limit",
+                    "doc_url": "https://docs.getimg.ai/guides/errors"
+                }}))
+                .insert_header("retry-after", in_a_minute.as_str())
+                .insert_header("x-ratelimit-limit", "10")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str()),
+        )
+        .mount(&server)
+        .await;
+    for area in ["images", "videos"] {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("cases/{area}/rate-limit-throttled.json"));
+        let text = std::fs::read_to_string(&file).expect("the shipped case");
+        let (_, result) = support::run(
+            &server.uri(),
+            &format!("{area}/rate-limit-throttled"),
+            &text,
+        )
+        .await;
+        assert!(
+            support::passed(&result),
+            "{area}: {:?} {:?}",
+            result.outcome,
+            result.findings()
+        );
+    }
+}

@@ -224,6 +224,38 @@ fn a_broken_schema_stops_the_run_and_names_the_file() {
 }
 
 #[test]
+fn a_duplicate_key_in_codes_json_is_refused_not_last_wins() {
+    let dir = cases_dir();
+    let schemas = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(errcontract::contract::default_schemas_dir()).expect("schemas") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, schemas.path().join(path.file_name().expect("name"))).expect("copy");
+    }
+    let codes = std::fs::read_to_string(schemas.path().join("codes.json")).expect("read");
+    let doubled = codes.replacen(
+        "\"status\": 429,",
+        "\"status\": 400,\n      \"status\": 429,",
+        1,
+    );
+    assert_ne!(doubled, codes);
+    std::fs::write(schemas.path().join("codes.json"), doubled).expect("write");
+    let schemas_dir = schemas.path().to_str().expect("utf-8");
+    let out = run(dir.path(), &[], &[("ERRCONTRACT_SCHEMAS", schemas_dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("codes.json: the key \"status\" appears twice in one object"),
+        "{err}"
+    );
+    let lint = std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .args(["lint", "--schemas", schemas_dir])
+        .arg(dir.path())
+        .output()
+        .expect("lint");
+    assert_eq!(lint.status.code(), Some(2));
+}
+
+#[test]
 fn reports_are_written_for_ci() {
     let dir = cases_dir();
     let reports = tempfile::tempdir().expect("tempdir");
@@ -310,4 +342,133 @@ fn billable_and_feature_cases_are_ignored_on_other_targets_with_the_reason() {
     ];
     let text = stdout(&run(dir.path(), &["routing/billable"], &envs));
     assert!(text.contains("1 passed"), "{text}");
+}
+
+/// `errcontract … | head`: the reader goes away; errcontract must end quietly, never panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_errcontract_quietly() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = cases_dir();
+    for args in [
+        &["lint", dir.path().to_str().expect("utf-8")][..],
+        &["run", "--list"][..],
+        &["run"][..],
+    ] {
+        let mut fds = [0; 2];
+        // SAFETY: a fresh pipe; the read end is closed at once, so any write to it fails.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        unsafe { libc::close(fds[0]) };
+        // SAFETY: fds[1] is an open descriptor that this File now owns alone.
+        let write_end = unsafe { std::fs::File::from_raw_fd(fds[1]) };
+        let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+            .args(args)
+            .env("ERRCONTRACT_CASES", dir.path())
+            .env(
+                "ERRCONTRACT_SCHEMAS",
+                errcontract::contract::default_schemas_dir(),
+            )
+            .env_remove("ERRCONTRACT_BASE_URL")
+            .stdout(write_end)
+            .output()
+            .expect("errcontract runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn lint_outside_the_repository_finds_the_schemas_the_run_uses() {
+    let dir = cases_dir();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .arg("lint")
+        .arg(dir.path())
+        .current_dir(elsewhere.path())
+        .env_remove("ERRCONTRACT_SCHEMAS")
+        .output()
+        .expect("lint runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 case files checked: 3 clean"));
+}
+
+/// A failure against the built-in server reproduces: the curl's server can be started again
+/// on the same address, and the one-case command names the cases directory it came from.
+#[test]
+fn a_failure_on_the_built_in_server_says_how_to_reproduce_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("wrong-param.json"),
+        GOOD.replace("\"param\": null", "\"param\": \"path\""),
+    )
+    .expect("write");
+    let out = run(dir.path(), &[], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    let curl = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("curl "))
+        .unwrap_or_else(|| panic!("no curl line in\n{text}"));
+    let addr = curl
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {curl}"));
+    assert!(
+        text.contains(&format!(
+            "start one on its address with `cargo run -- serve --addr {addr}`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ERRCONTRACT_CASES='{}' cargo test --test contract -- --exact case::wrong-param",
+            dir.path().display()
+        )),
+        "{text}"
+    );
+}
+
+/// The matrix explains its cells, and a code a case expected that never came back shows as a
+/// gap, in the cell and in a line of its own.
+#[test]
+fn the_coverage_matrix_has_a_legend_and_shows_expected_codes_that_never_came() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("found.json"), GOOD).expect("write");
+    std::fs::write(
+        dir.path().join("not-gone.json"),
+        GOOD.replace("/v2/no-such-thing", "/v2/models"),
+    )
+    .expect("write");
+    let out = run(dir.path(), &[], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains(
+            "N/M✗: N held, M in cases that failed; ?N: N steps expected the code and got another"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected codes that never came back: not_found from GET /v2/models (1)"),
+        "{text}"
+    );
+    let models_row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("GET /v2/models "))
+        .unwrap_or_else(|| panic!("no GET /v2/models row in\n{text}"));
+    assert!(models_row.contains("?1"), "{models_row}");
 }

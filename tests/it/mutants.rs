@@ -1017,6 +1017,53 @@ fn catalog() -> Vec<Mutant> {
                 });
             },
         ),
+        mutant(
+            "request_key_unicode_escaped",
+            "the request's API key in the message, every character written as `\\uXXXX`",
+            REVOKED,
+            "no_leak",
+            "the body contains the API key of ERRCONTRACT_REVOKED_API_KEY",
+            |seen, r| {
+                set_message(r, "Incorrect API key provided: KEY.");
+                let escaped: String = seen
+                    .token
+                    .chars()
+                    .map(|c| format!("\\u{:04x}", c as u32))
+                    .collect();
+                let body = String::from_utf8_lossy(&r.body).replace("KEY", &escaped);
+                r.body = body.into_bytes();
+            },
+        ),
+        mutant(
+            "request_key_hex",
+            "the request's API key, hex-encoded, in the message",
+            REVOKED,
+            "no_leak",
+            "the body contains the API key of ERRCONTRACT_REVOKED_API_KEY",
+            |seen, r| {
+                let hex: String = seen.token.bytes().map(|b| format!("{b:02x}")).collect();
+                set_message(r, &format!("Incorrect API key provided (id {hex})."));
+            },
+        ),
+        mutant(
+            "request_key_split_by_line_break",
+            "the request's API key in the message, broken across two lines",
+            REVOKED,
+            "no_leak",
+            "the body contains the API key of ERRCONTRACT_REVOKED_API_KEY",
+            |seen, r| {
+                let (a, b) = seen.token.split_at(seen.token.len() / 2);
+                set_message(r, &format!("Incorrect API key provided: {a}\n{b}."));
+            },
+        ),
+        mutant(
+            "request_key_in_a_header",
+            "the request's API key echoed only in a response header",
+            support::RESOLUTION_CASE,
+            "no_leak",
+            "the header x-debug-token contains the API key of ERRCONTRACT_API_KEY",
+            |seen, r| r.headers.push(("x-debug-token".into(), seen.token.clone())),
+        ),
         // Transport.
         mutant(
             "connection_reset",
@@ -1362,6 +1409,54 @@ async fn the_hand_written_cases_alone_miss_the_faults_only_derived_cases_catch()
             m.name
         );
     }
+}
+
+/// The suite sends no `Accept-Encoding`, so a target may compress any answer: every shipped
+/// case passes against the reference server behind a proxy that gzips every body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_case_passes_when_the_target_gzips_its_bodies() {
+    use std::io::Write;
+    let _alone = HEAVY.lock().await;
+    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let loaded = errcontract::case::load_all(&cases, &support::contract()).expect("cases/");
+    assert!(loaded.cases.len() > 50, "only {} cases", loaded.cases.len());
+    let gzip: Fault = Arc::new(|_, r| {
+        if r.body.is_empty() {
+            return;
+        }
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        if e.write_all(&r.body).is_ok()
+            && let Ok(zipped) = e.finish()
+        {
+            r.body = zipped;
+            r.headers.push(("content-encoding".into(), "gzip".into()));
+        }
+    });
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for case in &loaded.cases {
+        let text = case.text().expect("the case file");
+        let (_, result, rendered) = run_through(&case.name, &text, gzip.clone()).await;
+        passed += usize::from(support::passed(&result));
+        if !support::passed(&result) && !matches!(result.outcome, Outcome::Ignored(_)) {
+            failures.push(format!(
+                "{}: {}\n{rendered}",
+                case.name,
+                outcome_word(&result.outcome)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail on gzip bodies:\n{}",
+        failures.len(),
+        loaded.cases.len(),
+        failures.join("\n")
+    );
+    assert!(
+        passed > 50,
+        "only {passed} cases ran and passed: the run proves little"
+    );
 }
 
 #[test]

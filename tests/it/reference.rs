@@ -9,6 +9,7 @@ mod envelope;
 mod images;
 mod models_billing;
 mod rate_limits;
+mod serve;
 mod triggers;
 mod videos;
 

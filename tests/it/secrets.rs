@@ -1,7 +1,9 @@
 //! Secrets, proven: the whole suite runs against a target that echoes the request's
 //! Authorization header everywhere it can (response headers, the error message, `param`,
-//! `code`, a `doc_url` query, base64 and URL-encoded), with a distinct canary key for every
-//! role. Nothing errcontract prints or writes may contain any canary in any form.
+//! `code`, a `doc_url` query, base64 and URL-encoded, JSON-escaped as `\/` and as `\uXXXX`,
+//! hex, every byte percent-encoded, split by a line break), with a distinct canary key for every
+//! role. Nothing errcontract prints or writes may contain any canary in any form. A property
+//! test does the same with generated keys of every printable character class.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,8 +46,9 @@ impl Respond for Echo {
         let pct_all = utf8_percent_encode(&token, NON_ALPHANUMERIC).to_string();
         let b64 = STANDARD.encode(&auth);
         let b64_url = URL_SAFE_NO_PAD.encode(format!("user:{token}"));
+        let (first, second) = token.split_at(token.len() / 2);
         let body = json!({"error": {
-            "message": format!("Invalid key {auth} (token {token}, b64 {b64}, {b64_url}, url {pct})"),
+            "message": format!("Invalid key {auth} (token {token}, b64 {b64}, {b64_url}, url {pct}, hex {}, bytes {}, split {first}\n{second}, @SLASHED@, @ESCAPED@)", hex(&token), every_byte_percent(&token)),
             "type": "invalid_request_error",
             "param": token,
             "code": auth,
@@ -60,11 +63,14 @@ impl Respond for Echo {
             3 => 500,
             _ => 400,
         };
+        // serde_json writes neither escape, so they are put in by hand: `\/` as PHP writes it,
+        // and every character as `\uXXXX`.
+        let body = body
+            .to_string()
+            .replace("@SLASHED@", &slashed(&token))
+            .replace("@ESCAPED@", &every_char_escaped(&token));
         ResponseTemplate::new(status)
-            .set_body_raw(
-                body.to_string().into_bytes(),
-                &format!("application/json; echo={pct}"),
-            )
+            .set_body_raw(body.into_bytes(), &format!("application/json; echo={pct}"))
             .insert_header("x-echo-authorization", auth.as_str())
             .insert_header(
                 "location",
@@ -74,7 +80,24 @@ impl Respond for Echo {
             .insert_header("x-ratelimit-limit", token.as_str())
             .insert_header("x-ratelimit-remaining", b64.as_str())
             .insert_header("x-ratelimit-reset", pct_all.as_str())
+            .insert_header("x-echo-hex", hex(&token))
     }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn every_byte_percent(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+fn slashed(s: &str) -> String {
+    s.replace('/', "\\/")
+}
+
+fn every_char_escaped(s: &str) -> String {
+    s.chars().map(|c| format!("\\u{:04x}", c as u32)).collect()
 }
 
 /// Every form a canary could take in output.
@@ -82,6 +105,16 @@ fn forms(canary: &str) -> Vec<String> {
     let mut forms = errcontract::redact::encoded_forms(canary);
     forms.push(utf8_percent_encode(canary, UNRESERVED).to_string());
     forms.push(STANDARD.encode(canary));
+    forms.push(hex(canary));
+    forms.push(every_byte_percent(canary));
+    forms.push(every_byte_percent(canary).to_lowercase());
+    forms.push(every_char_escaped(canary));
+    if canary.contains('/') {
+        forms.push(slashed(canary));
+    }
+    let (first, second) = canary.split_at(canary.len() / 2);
+    forms.push(format!("{first}\\n{second}"));
+    forms.push(format!("{first}\n{second}"));
     forms.sort();
     forms.dedup();
     forms
@@ -240,4 +273,140 @@ async fn no_canary_key_appears_in_any_output_or_report() {
         hits.len()
     );
     assert!(hits.is_empty(), "canaries leaked:\n{}", hits.join("\n"));
+}
+
+/// Echo the bearer token in the error message in every encoding a target was seen to use.
+struct EveryEncoding;
+
+impl Respond for EveryEncoding {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let token = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim_start_matches("Bearer ")
+            .to_string();
+        let json = serde_json::to_string(&token).unwrap_or_default();
+        let (first, second) = token.split_at(token.len() / 2);
+        let split = serde_json::to_string(&format!("{first}\n{second}")).unwrap_or_default();
+        let forms = [
+            json.clone(),
+            slashed(&json),
+            format!("\"{}\"", every_char_escaped(&token)),
+            format!("\"{}\"", every_byte_percent(&token)),
+            format!("\"{}\"", hex(&token)),
+            format!("\"{}\"", STANDARD.encode(format!("user:{token}"))),
+            split,
+        ];
+        let body = format!(
+            r#"{{"error":{{"message":"Unsupported resolution '4K'.","type":"invalid_request_error","param":"resolution","code":"invalid_parameter","echo":[{}]}}}}"#,
+            forms.join(",")
+        );
+        ResponseTemplate::new(400)
+            .set_body_raw(body.into_bytes(), "application/json")
+            .insert_header("x-echo", hex(&token).as_str())
+    }
+}
+
+/// The spellings of `key` the echo sends, as they would appear in any output.
+fn echoed_forms(key: &str) -> Vec<String> {
+    let (first, second) = key.split_at(key.len() / 2);
+    let mut forms = vec![
+        key.to_string(),
+        slashed(key),
+        every_char_escaped(key),
+        every_byte_percent(key),
+        hex(key),
+        STANDARD.encode(format!("user:{key}")),
+        format!("{first}\\n{second}"),
+        format!("{first}\n{second}"),
+    ];
+    let json = serde_json::to_string(key).unwrap_or_default();
+    forms.push(json.trim_matches('"').to_string());
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// Generated keys of every printable-ASCII class (what an Authorization header can carry),
+/// each reflected in every encoding: the case fails `no_leak`, and no output or report holds
+/// the key in any of them.
+#[test]
+fn a_generated_key_reflected_in_every_encoding_reaches_no_output() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(EveryEncoding)
+            .mount(&server)
+            .await;
+        server
+    });
+    let cases = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        cases.path().join("resolution.json"),
+        crate::support::RESOLUTION_CASE,
+    )
+    .expect("write");
+    let keys = prop_oneof![
+        "[A-Za-z0-9]{8,32}",
+        "[!-~]{8,32}",
+        "[A-Za-z0-9_\\-./+=~%\\\\\"]{8,32}",
+    ]
+    .prop_map(|rest| format!("sk_{rest}"));
+    let mut runner = TestRunner::new(Config {
+        cases: 8,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&keys, |key| {
+        let reports = tempfile::tempdir().expect("tempdir");
+        let output = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+            .arg("run")
+            .env("ERRCONTRACT_BASE_URL", server.uri())
+            .env("ERRCONTRACT_CASES", cases.path())
+            .env("ERRCONTRACT_API_KEY", &key)
+            .env("ERRCONTRACT_ALLOW_BILLABLE", "1")
+            .env("ERRCONTRACT_REPORT_DIR", reports.path())
+            .env("ERRCONTRACT_RPS", "0")
+            .output()
+            .expect("errcontract runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        prop_assert!(
+            stdout.contains("[no_leak]")
+                && stdout.contains("contains the API key of ERRCONTRACT_API_KEY"),
+            "no_leak did not fail:\n{stdout}"
+        );
+        let mut outputs = vec![
+            ("stdout".to_string(), stdout),
+            (
+                "stderr".to_string(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            ),
+        ];
+        let files = files_below(reports.path());
+        // junit.xml, report.json, summary.md, report.html and the run's fragment.
+        prop_assert_eq!(files.len(), 5, "{:?}", files);
+        for f in files {
+            let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read")).into_owned();
+            outputs.push((f.display().to_string(), text));
+        }
+        for form in echoed_forms(&key) {
+            for (name, text) in &outputs {
+                prop_assert!(!text.contains(&form), "{:?} in {}:\n{}", form, name, text);
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }

@@ -111,3 +111,86 @@ async fn an_unreachable_target_fails_the_case_with_connect() {
         result.findings()
     );
 }
+
+/// The body in each content coding a target may use, with its `Content-Encoding` value.
+fn compressed(body: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use std::io::Write;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(body).expect("in memory");
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(body).expect("in memory");
+    let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    raw.write_all(body).expect("in memory");
+    let mut br = Vec::new();
+    brotli::BrotliCompress(&mut &body[..], &mut br, &Default::default()).expect("in memory");
+    vec![
+        ("gzip", gzip.finish().expect("in memory")),
+        ("deflate", zlib.finish().expect("in memory")),
+        ("deflate", raw.finish().expect("in memory")),
+        ("br", br),
+    ]
+}
+
+fn reply_with(coding: &str, body: &[u8]) -> Vec<u8> {
+    let mut reply = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Encoding: {coding}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    reply.extend_from_slice(body);
+    reply
+}
+
+/// The suite sends no Accept-Encoding, so by RFC 9110 any coding is acceptable: a target that
+/// compresses its errors conforms.
+#[tokio::test]
+async fn compressed_error_bodies_are_decoded_and_pass() {
+    for (coding, body) in compressed(BODY.as_bytes()) {
+        let base = support::raw_server(Raw::Reply(reply_with(coding, &body))).await;
+        let (_, result) = support::run(&base, "self/compressed", CASE).await;
+        assert!(
+            support::passed(&result),
+            "{coding}: {:?} {:?}",
+            result.outcome,
+            result.findings()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failure_dump_shows_content_encoding_and_the_decoded_body() {
+    let wrong = BODY.replace("\"model\"", "\"prompt\"");
+    let (coding, body) = compressed(wrong.as_bytes()).remove(0);
+    let base = support::raw_server(Raw::Reply(reply_with(coding, &body))).await;
+    let (case, result) = support::run(&base, "self/compressed", CASE).await;
+    assert_eq!(support::failed_checks(&result), ["param"]);
+    let message = errcontract::report::failure(&case, &result, support::runner(&base).target());
+    assert!(message.contains("content-encoding: gzip"), "{message}");
+    assert!(
+        message.contains(&format!(
+            "body ({} bytes, decoded from {} on the wire)",
+            wrong.len(),
+            body.len()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("Unknown model 'nope'."), "{message}");
+    assert!(
+        message.contains("add --compressed to read it with curl"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_or_corrupt_coding_fails_transport_saying_which() {
+    let (message, _) = transport_failure(Raw::Reply(reply_with("zstd", BODY.as_bytes()))).await;
+    assert!(
+        message.contains("Content-Encoding: zstd, which errcontract cannot decode"),
+        "{message}"
+    );
+    let (message, _) = transport_failure(Raw::Reply(reply_with("gzip", BODY.as_bytes()))).await;
+    assert!(
+        message.contains("does not decode as Content-Encoding: gzip"),
+        "{message}"
+    );
+}
