@@ -102,11 +102,6 @@ impl CheckName {
         CheckName::Capture,
     ];
 
-    /// The check of this name.
-    pub fn parse(name: &str) -> Option<CheckName> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-
     /// The name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -146,3 +146,96 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
     written.text = text;
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report of `cases`: (name, outcome, failed checks).
+    fn report(cases: &[(&str, &str, &[&str])]) -> Document {
+        let cases: Vec<serde_json::Value> = cases
+            .iter()
+            .map(|(name, outcome, failed)| {
+                serde_json::json!({
+                    "name": name, "file": "f", "outcome": outcome, "reason": null,
+                    "checks": {}, "failed_checks": failed, "findings": [], "message": null,
+                    "notes": [], "elapsed_ms": 1, "evidence": null, "rerun": null,
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "version": 1, "tool": "errcontract", "target": "t", "contract": "sha256:00",
+            "run": "r", "written_ms": 0, "summary": {}, "cases": cases,
+            "coverage": {"codes": [], "rows": [], "derived": []},
+        }))
+        .expect("a report")
+    }
+
+    fn entries(text: &str) -> Vec<serde_json::Value> {
+        let doc: serde_json::Value = serde_json::from_str(text).expect("json");
+        doc["known_failures"].as_array().expect("entries").clone()
+    }
+
+    const EXISTING: &str = r#"{"known_failures": [
+        {"case": "videos/*", "reason": "video errors are not enveloped", "ticket": "https://t/1"},
+        {"case": "images/a", "reason": "names the wrong param", "ticket": "https://t/2", "checks": ["param", "status"]},
+        {"case": "images/b", "reason": "no doc_url", "ticket": "https://t/3", "checks": ["doc_url"]}
+    ]}"#;
+
+    #[test]
+    fn a_glob_part_of_whose_area_passes_is_replaced_by_the_cases_it_still_fails() {
+        let r = report(&[
+            ("case::videos/x", "expected_failure", &["schema"]),
+            ("case::videos/y", "passed", &[]),
+            ("case::images/a", "expected_failure", &["param", "status"]),
+            ("case::images/b", "expected_failure", &["doc_url"]),
+        ]);
+        let w = write_from_report(&r, Some(EXISTING)).unwrap();
+        let e = entries(&w.text);
+        assert_eq!(w.expanded, ["videos/*"]);
+        let x = e
+            .iter()
+            .find(|e| e["case"] == "videos/x")
+            .expect("videos/x listed");
+        assert_eq!(
+            x["ticket"], "https://t/1",
+            "the glob's reason and ticket kept"
+        );
+        assert!(
+            !e.iter()
+                .any(|e| e["case"] == "videos/*" || e["case"] == "videos/y")
+        );
+    }
+
+    #[test]
+    fn checks_narrow_to_what_still_fails_and_a_grown_entry_is_marked_for_a_person() {
+        let r = report(&[
+            ("case::images/a", "expected_failure", &["param"]),
+            ("case::images/b", "failed", &["doc_url", "status"]),
+            ("gate::known-failures", "failed", &[]),
+        ]);
+        let w = write_from_report(&r, Some(EXISTING)).unwrap();
+        let e = entries(&w.text);
+        assert_eq!(w.narrowed, ["images/a"]);
+        assert_eq!(w.widened, ["images/b"]);
+        let a = e.iter().find(|e| e["case"] == "images/a").unwrap();
+        assert_eq!(a["checks"], serde_json::json!(["param"]));
+        let b = e.iter().find(|e| e["case"] == "images/b").unwrap();
+        assert!(
+            b["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("FILL IN: it now also fails [status]"),
+            "{b}"
+        );
+        assert!(
+            !e.iter()
+                .any(|e| e["case"].as_str().unwrap().starts_with("gate::")),
+            "the gate's own trial is no case to list"
+        );
+        assert!(
+            w.text.contains("videos/*"),
+            "a glob none of whose cases ran is kept"
+        );
+    }
+}

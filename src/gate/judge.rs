@@ -212,6 +212,17 @@ mod tests {
     }
 
     #[test]
+    fn a_case_passing_under_a_glob_says_to_list_the_failing_ones_by_name() {
+        let k = file();
+        let j = k.judge("case::videos/x", &Outcome::Passed, &checks(&[]), TODAY);
+        let note = j.failure_note("k.json").unwrap();
+        assert!(
+            note.contains("the glob entry case::videos/* in k.json") && note.contains("by name"),
+            "{note}"
+        );
+    }
+
+    #[test]
     fn a_gap_partly_fixed_is_still_expected_and_says_so() {
         let k = KnownFailures::parse(
             Path::new("k.json"),

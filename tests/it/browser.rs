@@ -12,7 +12,7 @@ use crate::support::UNKNOWN_PATH_CASE;
 
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ERRCONTRACT_CHROMIUM") {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     [
@@ -95,7 +95,10 @@ f.addEventListener('load', function () {
 #[test]
 fn the_html_report_shows_summary_matrix_and_filters_in_a_real_browser() {
     let Some(browser) = chromium() else {
-        eprintln!(
+        // Written past libtest's capture, so `cargo test` shows what it skipped.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "skipped: the browser test of report.html needs Chromium; install it with `sudo apt-get install chromium` (Debian; .ci/run does) or point ERRCONTRACT_CHROMIUM at a Chrome binary"
         );
         return;

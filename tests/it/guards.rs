@@ -295,6 +295,133 @@ fn reader(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHan
     })
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_where_every_selected_case_is_ignored_tested_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
+        .mount(&server)
+        .await;
+    // Every case needs a feature this target is not said to have.
+    let files: Vec<(String, String)> = (0..3)
+        .map(|i| {
+            (
+                format!("routing/r{i}"),
+                UNKNOWN_PATH_CASE.replace(
+                    "\"tags\"",
+                    "\"requires\": [\"fault_injection\"],\n  \"tags\"",
+                ),
+            )
+        })
+        .collect();
+    let files: Vec<(&str, String)> = files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    let dir = cases(&files);
+    let o = output(errcontract(
+        dir.path(),
+        &[("ERRCONTRACT_BASE_URL", &server.uri())],
+    ))
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(exit::NO_CASE_RUN)),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("no case was run: every one of the 3 selected cases was ignored"),
+        "{}",
+        text(&o)
+    );
+    let sent = server.received_requests().await.unwrap_or_default().len();
+    assert_eq!(sent, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hung_endpoint_among_answering_ones_fails_its_cases_not_the_run() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::path_regex("^/v2/no-such-thing-[0-5]$"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(envelope("not_found"))
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
+        .mount(&server)
+        .await;
+    // Cases 0-5 hang past the timeout; 6-17 are answered at once, at the same time.
+    let dir = routing_cases(18);
+    let uri = server.uri();
+    let o = output(errcontract(
+        dir.path(),
+        &[
+            ("ERRCONTRACT_BASE_URL", uri.as_str()),
+            ("ERRCONTRACT_TIMEOUT_S", "1"),
+            ("ERRCONTRACT_MAX_TIMEOUTS", "3"),
+        ],
+    ))
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(exit::FAILED)),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("stopped answering"), "{}", text(&o));
+    assert!(text(&o).contains("12 passed; 6 failed"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_names_the_cases_that_became_inconclusive() {
+    let answering = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
+        .mount(&answering)
+        .await;
+    let throttling = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "100")
+                .set_body_json(envelope("rate_limit")),
+        )
+        .mount(&throttling)
+        .await;
+    let dir = routing_cases(2);
+    let reports = tempfile::tempdir().expect("tempdir");
+    for (run, uri) in [("old", answering.uri()), ("new", throttling.uri())] {
+        let out = reports.path().join(run);
+        let o = output(errcontract(
+            dir.path(),
+            &[
+                ("ERRCONTRACT_BASE_URL", uri.as_str()),
+                ("ERRCONTRACT_THROTTLE_BUDGET_S", "1"),
+                ("ERRCONTRACT_MAX_INCONCLUSIVE", "100%"),
+                ("ERRCONTRACT_REPORT_DIR", out.to_str().expect("utf-8")),
+            ],
+        ))
+        .await;
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let d = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .arg("diff")
+        .arg(reports.path().join("old/report.json"))
+        .arg(reports.path().join("new/report.json"))
+        .output()
+        .expect("diff runs");
+    let md = String::from_utf8_lossy(&d.stdout);
+    assert!(
+        md.contains("## Newly inconclusive (2)\n\n- `case::routing/r0` (was passed, now inconclusive: inconclusive: throttled"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Note: the runs tested different targets"),
+        "{md}"
+    );
+}
+
 #[test]
 fn the_readme_lists_every_exit_code() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))

@@ -6,7 +6,7 @@
 //! test does the same with generated keys of every printable character class.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -161,9 +161,31 @@ async fn no_canary_key_appears_in_any_output_or_report() {
         .env("ERRCONTRACT_RPS", "0")
         // On a loaded machine a few answers may miss the 2 s timeout; every case must still be
         // sent, so the stopped-answering cut-off stays out of this test.
-        .env("ERRCONTRACT_MAX_TIMEOUTS", "1000");
+        .env("ERRCONTRACT_MAX_TIMEOUTS", "1000")
+        // The CI job's summary page is a file written too.
+        .env(
+            "GITHUB_STEP_SUMMARY",
+            report_dir.join("github-step-summary.md"),
+        );
     for (var, canary) in CANARIES {
         cmd.env(var, canary);
+    }
+    // And what one nextest process writes: its case's fragment.
+    let mut one = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    one.args([
+        "run",
+        "--exact",
+        "case::auth/images-revoked-key",
+        "--nocapture",
+    ])
+    .env("ERRCONTRACT_BASE_URL", server.uri())
+    .env("ERRCONTRACT_REPORT_DIR", report_dir.join("nextest"))
+    .env("ERRCONTRACT_CASES", &cases)
+    .env("ERRCONTRACT_RPS", "0")
+    .env("NEXTEST", "1")
+    .env("NEXTEST_RUN_ID", "canary-run");
+    for (var, canary) in CANARIES {
+        one.env(var, canary);
     }
     let output = tokio::task::spawn_blocking(move || cmd.output())
         .await
@@ -216,6 +238,33 @@ async fn no_canary_key_appears_in_any_output_or_report() {
         "{}",
         String::from_utf8_lossy(&merged.stderr)
     );
+    let one = one.output().expect("one nextest-style process runs");
+    // What `diff` and `expectations` print are outputs too.
+    let printed: Vec<(String, Output)> = [
+        vec![
+            "diff".to_string(),
+            report_dir.join("report.json").display().to_string(),
+            report_dir.join("merged/report.json").display().to_string(),
+        ],
+        vec![
+            "expectations".to_string(),
+            "--from".to_string(),
+            report_dir.join("report.json").display().to_string(),
+        ],
+    ]
+    .into_iter()
+    .map(|args| {
+        let o = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+            .args(&args)
+            .output()
+            .expect("errcontract runs");
+        (args[0].clone(), o)
+    })
+    .collect();
+    assert!(
+        printed.iter().all(|(_, o)| !o.stdout.is_empty()),
+        "diff and expectations print something to scan"
+    );
     let files = files_below(&report_dir);
     for name in [
         "junit.xml",
@@ -224,6 +273,8 @@ async fn no_canary_key_appears_in_any_output_or_report() {
         "report.html",
         "run.json",
         "merged/report.html",
+        "github-step-summary.md",
+        "case_3A_3Aauth_2Fimages-revoked-key.json",
     ] {
         assert!(
             files.iter().any(|f| f.ends_with(name)),
@@ -234,7 +285,25 @@ async fn no_canary_key_appears_in_any_output_or_report() {
     let mut outputs: Vec<(String, String)> = vec![
         ("stdout".into(), stdout.clone()),
         ("stderr".into(), stderr.clone()),
+        (
+            "one process's output".into(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&one.stdout),
+                String::from_utf8_lossy(&one.stderr)
+            ),
+        ),
     ];
+    for (name, o) in &printed {
+        outputs.push((
+            format!("errcontract {name}"),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        ));
+    }
     for f in &files {
         let bytes = std::fs::read(f).expect("read a report");
         outputs.push((
