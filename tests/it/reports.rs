@@ -261,6 +261,31 @@ async fn one_process_per_case_with_and_without_partitions_merges_into_the_same_r
         );
         let merged = four_reports_show_the_failure(&out);
         assert_eq!(verdicts(&merged), expected, "{shards} shard(s)");
+        if shards == 2 {
+            // One shard's directory missing: the merge says which cases have no result.
+            let half = merge(&dirs[..1], &here.join("half"), cases.path());
+            assert_eq!(
+                half.status.code(),
+                Some(101),
+                "a failure found outranks the missing cases: {}",
+                String::from_utf8_lossy(&half.stderr)
+            );
+            assert!(
+                String::from_utf8_lossy(&half.stderr)
+                    .contains("2 case(s) of the suite have no result in the fragments"),
+                "{}",
+                String::from_utf8_lossy(&half.stderr)
+            );
+            let partial = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+                .arg("report")
+                .arg(&dirs[0])
+                .args(["--partial", "--out"])
+                .arg(here.join("partial"))
+                .env("ERRCONTRACT_CASES", cases.path())
+                .output()
+                .expect("errcontract report runs");
+            assert_eq!(partial.status.code(), Some(101), "the half's own verdict");
+        }
         assert_eq!(merged["coverage"], {
             let w: serde_json::Value =
                 serde_json::from_str(&read(&whole.join("report.json"))).expect("json");
@@ -318,4 +343,58 @@ async fn fragments_of_different_targets_or_contracts_are_refused() {
         cases.path(),
     );
     assert_eq!(empty.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_missing_cases_of_the_suite_fails_unless_partial() {
+    let server = broken_server().await;
+    let run_cases = tempfile::tempdir().expect("tempdir");
+    let file = run_cases.path().join("models/unknown.json");
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    std::fs::write(
+        &file,
+        UNKNOWN_PATH_CASE.replace("/v2/no-such-thing", "/v2/models-x"),
+    )
+    .expect("write");
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("run");
+    let o = output(errcontract(run_cases.path(), &server.uri(), &dir, &[])).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The suite has four cases; the run had one.
+    let suite = cases();
+    let m = merge(
+        std::slice::from_ref(&dir),
+        &root.path().join("m"),
+        suite.path(),
+    );
+    assert_eq!(
+        m.status.code(),
+        Some(i32::from(errcontract::exit::INCOMPLETE)),
+        "{}",
+        String::from_utf8_lossy(&m.stderr)
+    );
+    let summary = read(&root.path().join("m/summary.md"));
+    assert!(
+        summary.contains("have no result in the fragments"),
+        "{summary}"
+    );
+    let partial = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .arg("report")
+        .arg(&dir)
+        .args(["--partial", "--out"])
+        .arg(root.path().join("p"))
+        .env("ERRCONTRACT_CASES", suite.path())
+        .output()
+        .expect("errcontract report runs");
+    assert_eq!(
+        partial.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&partial.stderr)
+    );
 }
