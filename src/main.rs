@@ -359,21 +359,28 @@ fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>, partial: bool) -> ExitC
         secrets.add(role.env_var().unwrap_or("ERRCONTRACT_API_KEY"), key);
     }
     let max_inconclusive = settings.as_ref().map_or(0.2, |s| s.max_inconclusive);
+    // The suite the run was of, when the cases and schemas here are its: cases its files park
+    // were never launched (nextest skips them) and go in as ignored; the rest must have a result.
+    let suite = settings.as_ref().and_then(|s| suite_of(s, &merged.doc));
+    if let Some(suite) = &suite {
+        merged.doc.add_parked(suite);
+    } else if !partial {
+        merged.notes.push(
+            "every case's result could not be checked: the cases and schemas here (ERRCONTRACT_CASES, ERRCONTRACT_SCHEMAS) are not the run's".into(),
+        );
+    }
     let conclusion =
         errcontract::gate::Conclusion::of(&merged.doc.cases, max_inconclusive, true, false);
     merged.doc.conclude(&conclusion);
-    let missing = if partial {
-        Vec::new()
-    } else {
-        match settings.as_ref().and_then(|s| suite_of(s, &merged.doc)) {
-            Some(suite) => errcontract::report::missing(&merged.doc, &suite),
-            None => {
-                merged.notes.push(
-                    "every case's result could not be checked: the cases and schemas here (ERRCONTRACT_CASES, ERRCONTRACT_SCHEMAS) are not the run's".into(),
-                );
-                Vec::new()
+    let missing = match (&suite, partial) {
+        (Some(suite), false) => {
+            let mut names = suite.trial_names();
+            if merged.doc.expectations.is_some() {
+                names.push(errcontract::gate::GATE_TRIAL.to_string());
             }
+            errcontract::report::missing(&merged.doc, &names)
         }
+        _ => Vec::new(),
     };
     if !missing.is_empty() {
         let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
@@ -426,20 +433,14 @@ fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>, partial: bool) -> ExitC
     })
 }
 
-/// Every trial of the suite the run was of, when the cases and schemas here are its.
+/// The suite the run was of, when the cases and schemas here are its.
 fn suite_of(
     settings: &errcontract::settings::Settings,
     doc: &errcontract::report::json::Document,
-) -> Option<Vec<String>> {
+) -> Option<errcontract::case::Loaded> {
     let contract = errcontract::contract::Contract::load(&settings.schemas_dir).ok()?;
     if contract.fingerprint != doc.contract {
         return None;
     }
-    let mut names = errcontract::case::suite(&settings.cases_dir, &contract)
-        .ok()?
-        .trial_names();
-    if doc.expectations.is_some() {
-        names.push(errcontract::gate::GATE_TRIAL.to_string());
-    }
-    Some(names)
+    errcontract::case::suite(&settings.cases_dir, &contract).ok()
 }

@@ -90,6 +90,53 @@ pub struct CaseRecord {
     pub stopped_answering: Option<StoppedAnswering>,
 }
 
+impl CaseRecord {
+    /// The record of one report entry.
+    pub fn of(e: &Entry) -> CaseRecord {
+        CaseRecord {
+            name: e.trial.clone(),
+            file: e.file.clone(),
+            outcome: e.kind,
+            reason: e.reason.clone(),
+            ticket: e.ticket.clone(),
+            checks: {
+                let failed = e.failed_checks();
+                e.applied
+                    .iter()
+                    .chain(failed.iter().copied())
+                    .map(|c| {
+                        let result = if failed.contains(&c) {
+                            CheckResult::Failed
+                        } else {
+                            CheckResult::Passed
+                        };
+                        (c, result)
+                    })
+                    .collect()
+            },
+            failed_checks: e.failed_checks(),
+            findings: e
+                .findings
+                .iter()
+                .map(|f| FindingRecord {
+                    check: f.check,
+                    expected_at: f.expected_at.clone(),
+                    expected: f.expected.clone(),
+                    actual: f.actual.clone(),
+                    detail: f.detail.clone(),
+                })
+                .collect(),
+            message: e.message.as_deref().map(String::from),
+            notes: e.notes.clone(),
+            elapsed_ms: e.elapsed.map(|d| d.as_millis() as u64),
+            evidence: e.evidence.as_deref().cloned(),
+            rerun: e.rerun.clone(),
+            valid_key: e.signals.valid_key,
+            stopped_answering: e.signals.stopped,
+        }
+    }
+}
+
 /// A check's result in one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,50 +193,7 @@ impl Document {
         entries: &[Entry],
         matrix: &Matrix,
     ) -> Document {
-        let cases: Vec<CaseRecord> = entries
-            .iter()
-            .map(|e| CaseRecord {
-                name: e.trial.clone(),
-                file: e.file.clone(),
-                outcome: e.kind,
-                reason: e.reason.clone(),
-                ticket: e.ticket.clone(),
-                checks: {
-                    let failed = e.failed_checks();
-                    e.applied
-                        .iter()
-                        .chain(failed.iter().copied())
-                        .map(|c| {
-                            let result = if failed.contains(&c) {
-                                CheckResult::Failed
-                            } else {
-                                CheckResult::Passed
-                            };
-                            (c, result)
-                        })
-                        .collect()
-                },
-                failed_checks: e.failed_checks(),
-                findings: e
-                    .findings
-                    .iter()
-                    .map(|f| FindingRecord {
-                        check: f.check,
-                        expected_at: f.expected_at.clone(),
-                        expected: f.expected.clone(),
-                        actual: f.actual.clone(),
-                        detail: f.detail.clone(),
-                    })
-                    .collect(),
-                message: e.message.as_deref().map(String::from),
-                notes: e.notes.clone(),
-                elapsed_ms: e.elapsed.map(|d| d.as_millis() as u64),
-                evidence: e.evidence.as_deref().cloned(),
-                rerun: e.rerun.clone(),
-                valid_key: e.signals.valid_key,
-                stopped_answering: e.signals.stopped,
-            })
-            .collect();
+        let cases: Vec<CaseRecord> = entries.iter().map(CaseRecord::of).collect();
         Document {
             version: VERSION,
             tool: format!("errcontract {}", env!("CARGO_PKG_VERSION")),
@@ -204,6 +208,23 @@ impl Document {
             guards: Vec::new(),
             exit_code: crate::exit::OK,
         }
+    }
+
+    /// Add, as ignored, the cases of `suite` its files park that have no record (nextest never
+    /// launches them); the records stay sorted and counted.
+    pub fn add_parked(&mut self, suite: &crate::case::Loaded) {
+        for case in &suite.cases {
+            let trial = case.trial_name();
+            if let Some(why) = &case.ignore
+                && !self.cases.iter().any(|c| c.name == trial)
+            {
+                let file = super::display_path(&case.path);
+                self.cases
+                    .push(CaseRecord::of(&Entry::parked(trial, file, why)));
+            }
+        }
+        self.cases.sort_by(|a, b| a.name.cmp(&b.name));
+        self.summary = summary(&self.cases);
     }
 
     /// Record what the run came to.

@@ -194,3 +194,41 @@ async fn an_unknown_or_corrupt_coding_fails_transport_saying_which() {
         "{message}"
     );
 }
+
+/// A target that answers and closes while a large body is still being sent makes the client's
+/// next write fail (EPIPE): the case fails, and the run goes on. (With SIGPIPE's default
+/// disposition the whole run died there, killed by the signal, with no word.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_closing_mid_body_fails_the_case_not_the_run() {
+    let reply = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_vec();
+    let base = support::raw_server(Raw::Reply(reply)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let case = r#"{
+  "description": "a body of 25 MiB and one byte",
+  "tags": ["images"],
+  "request": { "method": "POST", "path": "/v2/images/generations", "body_size": 26214401 },
+  "expect": { "status": 400, "code": "invalid_parameter", "param": null }
+}"#;
+    std::fs::create_dir_all(dir.path().join("images")).expect("mkdir");
+    std::fs::write(dir.path().join("images/big.json"), case).expect("write");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    cmd.arg("run")
+        .env("ERRCONTRACT_BASE_URL", &base)
+        .env("ERRCONTRACT_CASES", dir.path())
+        .env("ERRCONTRACT_API_KEY", support::VALID_KEY)
+        .env("ERRCONTRACT_RPS", "0")
+        .env_remove("ERRCONTRACT_REPORT_DIR");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("thread")
+        .expect("errcontract runs");
+    use std::os::unix::process::ExitStatusExt;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.signal(), None, "killed by a signal:\n{text}");
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(text.contains("case::images/big ... FAILED"), "{text}");
+    assert!(
+        text.contains("test result: FAILED. 0 passed; 1 failed"),
+        "{text}"
+    );
+}
