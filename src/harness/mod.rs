@@ -8,11 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Condvar;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Failed, FormatSetting, Trial};
+
+mod slot;
+use slot::{Slot, Unfilled, Verdict};
 
 use crate::case::{self, Case, Feature, Loaded, Role, TRIAL_PREFIX};
 use crate::contract::Contract;
@@ -661,72 +663,6 @@ fn header(settings: &Settings, target: &Target) -> String {
             "no request rate limit (ERRCONTRACT_RPS=0)".to_string()
         }
     )
-}
-
-/// Where a case's verdict waits for its trial: filled once by the job, taken once by the
-/// trial, which blocks until then. A job that ends without a verdict (it panicked) fills it
-/// with nothing as it is dropped, so no trial waits forever.
-#[derive(Default)]
-struct Slot {
-    state: Mutex<SlotState>,
-    filled: Condvar,
-}
-
-#[derive(Default)]
-enum SlotState {
-    #[default]
-    Waiting,
-    Filled(Option<Verdict>),
-    Taken,
-}
-
-impl Slot {
-    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn put(&self, verdict: Option<Verdict>) {
-        let mut state = self.state();
-        if matches!(*state, SlotState::Waiting) {
-            *state = SlotState::Filled(verdict);
-            self.filled.notify_one();
-        }
-    }
-
-    fn take(&self) -> Option<Verdict> {
-        let mut state = self.state();
-        loop {
-            match std::mem::replace(&mut *state, SlotState::Taken) {
-                SlotState::Filled(verdict) => return verdict,
-                SlotState::Taken => return None,
-                SlotState::Waiting => {
-                    *state = SlotState::Waiting;
-                    state = self
-                        .filled
-                        .wait(state)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-            }
-        }
-    }
-}
-
-/// Fills its slot with nothing when dropped unfilled.
-struct Unfilled(Arc<Slot>);
-
-impl Drop for Unfilled {
-    fn drop(&mut self) {
-        self.0.put(None);
-    }
-}
-
-/// What a trial learns of its case's run.
-enum Verdict {
-    Passed,
-    Failed(Arc<str>),
-    NotRun(String),
 }
 
 /// What every case's trial shares: where results go and what judges them.
