@@ -52,6 +52,16 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// A target that answers every request as the routing cases expect: 404 `not_found`.
+async fn not_found_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
+        .mount(&server)
+        .await;
+    server
+}
+
 fn envelope(code: &str) -> serde_json::Value {
     serde_json::json!({"error": {"message": "m", "type": "invalid_request_error", "param": null,
         "code": code, "doc_url": "https://docs.getimg.ai/guides/errors"}})
@@ -109,11 +119,7 @@ fn a_blank_base_url_is_refused_not_swapped_for_the_built_in_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwritable_report_directory_is_found_before_anything_is_sent() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
-        .mount(&server)
-        .await;
+    let server = not_found_server().await;
     let dir = routing_cases(2);
     // A regular file where the directory should be: no one can write below it.
     let blocker = dir.path().join("not-a-dir");
@@ -208,11 +214,7 @@ async fn more_inconclusive_cases_than_allowed_fail_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_spent_waiting_for_the_suite_own_limiter_never_fails_a_case() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
-        .mount(&server)
-        .await;
+    let server = not_found_server().await;
     let dir = routing_cases(4);
     let uri = server.uri();
     // One request per second, one at a time, and half a second per case: the last case
@@ -297,11 +299,7 @@ fn reader(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHan
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_where_every_selected_case_is_ignored_tested_nothing() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
-        .mount(&server)
-        .await;
+    let server = not_found_server().await;
     // Every case needs a feature this target is not said to have.
     let files: Vec<(String, String)> = (0..3)
         .map(|i| {
@@ -375,11 +373,7 @@ async fn one_hung_endpoint_among_answering_ones_fails_its_cases_not_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diff_names_the_cases_that_became_inconclusive() {
-    let answering = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
-        .mount(&answering)
-        .await;
+    let answering = not_found_server().await;
     let throttling = MockServer::start().await;
     Mock::given(any())
         .respond_with(
