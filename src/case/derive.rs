@@ -14,7 +14,7 @@ use crate::contract::Contract;
 use crate::locate::{self, SourceMap};
 
 use super::discover::{Broken, Loaded, case_name, derivation_inputs};
-use super::error::{CaseError, CaseErrors};
+use super::error::CaseErrors;
 use super::fault::{Fault, Kind, apply, precedence_faults, single_faults};
 use super::load::parse;
 use super::model::{Case, Derived};
@@ -114,13 +114,7 @@ pub fn derive_files(t: &Template, contract: &Contract) -> Result<Vec<DerivedFile
         CaseErrors(
             problems
                 .into_iter()
-                .map(|p| CaseError {
-                    path: t.path.clone(),
-                    at: map.value_at(&p.pointer),
-                    pointer: p.pointer,
-                    message: p.message,
-                    help: p.help,
-                })
+                .map(|p| p.located(&t.path, &map))
                 .collect(),
         )
     })?;

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::lint::Problem;
 use super::template::{JsonType, Param, Place, Segment, Template, pointer_of, segments};
 
 /// Which code of `faults.json` a fault expects.
@@ -316,13 +317,6 @@ pub(super) fn precedence_faults(
     } else {
         Err(problems)
     }
-}
-
-/// A precedence rule that names no fault of its template, at its JSON Pointer.
-pub(super) struct Problem {
-    pub pointer: String,
-    pub message: String,
-    pub help: Option<String>,
 }
 
 /// Make one change to a request (as a case file writes it).

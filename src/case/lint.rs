@@ -24,6 +24,19 @@ pub(super) struct Problem {
     pub help: Option<String>,
 }
 
+impl Problem {
+    /// The problem as an error of the file at `path`, at its line and column in `map`.
+    pub(super) fn located(self, path: &std::path::Path, map: &locate::SourceMap) -> CaseError {
+        CaseError {
+            path: path.to_path_buf(),
+            at: map.value_at(&self.pointer),
+            pointer: self.pointer,
+            message: self.message,
+            help: self.help,
+        }
+    }
+}
+
 /// The semantic rules the schema cannot say: the expectation against the table, regexes that
 /// compile, placeholders bound by an earlier capture.
 pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
@@ -389,13 +402,7 @@ fn located_advice(case: &Case, contract: &Contract) -> Vec<CaseError> {
     let map = locate::SourceMap::new(case.text().unwrap_or_else(|_| std::sync::Arc::from("")));
     advice
         .into_iter()
-        .map(|p| CaseError {
-            path: case.path.clone(),
-            at: map.value_at(&p.pointer),
-            pointer: p.pointer,
-            message: p.message,
-            help: p.help,
-        })
+        .map(|p| p.located(&case.path, &map))
         .collect()
 }
 

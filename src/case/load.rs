@@ -225,13 +225,7 @@ fn parse_inner(
     let map = SourceMap::new(Arc::from(text));
     let mut errors: Vec<CaseError> = problems
         .into_iter()
-        .map(|p: Problem| CaseError {
-            path: path.to_path_buf(),
-            at: map.value_at(&p.pointer),
-            pointer: p.pointer,
-            message: p.message,
-            help: p.help,
-        })
+        .map(|p: Problem| p.located(path, &map))
         .collect();
     errors.sort_by_key(|e| (e.at.line, e.at.column));
     Err(CaseErrors(errors))
