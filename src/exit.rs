@@ -35,12 +35,22 @@ pub const STALE_EXPECTATIONS: u8 = 10;
 /// `errcontract report`: cases of the suite have no result in the fragments merged (a shard
 /// missing, a process killed); `--partial` accepts that.
 pub const INCOMPLETE: u8 = 11;
+/// Guard: the first connection failed TLS (a certificate not trusted, expired or for another
+/// name, a client certificate demanded or refused, no TLS where `https` was given); nothing was
+/// sent.
+pub const TLS: u8 = 12;
+/// Guard: the proxy the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`) refused
+/// or could not be reached; nothing was sent.
+pub const PROXY: u8 = 13;
+/// stdout or stderr could not be written (a full disk, `> /dev/full`); said on the other
+/// stream when it can be.
+pub const OUTPUT_UNWRITABLE: u8 = 14;
 /// A case failed, or a listed case passed (an unexpected pass); libtest's own code for a
 /// failed test.
 pub const FAILED: u8 = 101;
 
 /// Every code, with its name as the README's table gives it.
-pub const ALL: [(u8, &str); 13] = [
+pub const ALL: [(u8, &str); 16] = [
     (OK, "OK"),
     (INVALID_CASES, "INVALID_CASES"),
     (SETUP, "SETUP"),
@@ -53,6 +63,9 @@ pub const ALL: [(u8, &str); 13] = [
     (REPORT_DIR_UNWRITABLE, "REPORT_DIR_UNWRITABLE"),
     (STALE_EXPECTATIONS, "STALE_EXPECTATIONS"),
     (INCOMPLETE, "INCOMPLETE"),
+    (TLS, "TLS"),
+    (PROXY, "PROXY"),
+    (OUTPUT_UNWRITABLE, "OUTPUT_UNWRITABLE"),
     (FAILED, "FAILED"),
 ];
 

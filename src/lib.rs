@@ -16,6 +16,7 @@ pub mod locate;
 pub mod model_lookup;
 pub mod pattern;
 pub mod pipe;
+pub mod preflight;
 pub mod probe;
 pub mod redact;
 pub mod reference;

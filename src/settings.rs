@@ -49,6 +49,11 @@ pub struct Settings {
     /// `ERRCONTRACT_MAX_TIMEOUTS`: requests in a row without an answer after which the target
     /// is taken to have stopped answering.
     pub max_timeouts: usize,
+    /// `ERRCONTRACT_CA_CERT`: a PEM file of CAs trusted on top of the system's (a staging CA).
+    pub ca_cert: Option<PathBuf>,
+    /// `ERRCONTRACT_CLIENT_CERT` and `ERRCONTRACT_CLIENT_KEY`: the PEM certificate chain and
+    /// private key presented to a target that asks for a client certificate.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// A variable with a value errcontract cannot use.
@@ -181,6 +186,26 @@ impl Settings {
             num(var, default, 0.001, max).map(Duration::from_secs_f64)
         };
         let default_rps = if base_url.is_some() { 5.0 } else { 0.0 };
+        let client_identity = match (get("ERRCONTRACT_CLIENT_CERT"), get("ERRCONTRACT_CLIENT_KEY")) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+            (Some(cert), None) => {
+                return Err(err(
+                    "ERRCONTRACT_CLIENT_KEY",
+                    "",
+                    &format!("unset, while ERRCONTRACT_CLIENT_CERT={cert} names a certificate"),
+                    "set ERRCONTRACT_CLIENT_KEY to the PEM file of that certificate's private key",
+                ));
+            }
+            (None, Some(key)) => {
+                return Err(err(
+                    "ERRCONTRACT_CLIENT_CERT",
+                    "",
+                    &format!("unset, while ERRCONTRACT_CLIENT_KEY={key} names a private key"),
+                    "set ERRCONTRACT_CLIENT_CERT to the PEM file of the client certificate (and its chain)",
+                ));
+            }
+        };
         Ok(Settings {
             features,
             keys,
@@ -217,6 +242,8 @@ impl Settings {
             })?,
             max_timeouts: num("ERRCONTRACT_MAX_TIMEOUTS", 5.0, 1.0, 1_000_000.0)? as usize,
             base_url,
+            ca_cert: get("ERRCONTRACT_CA_CERT").map(PathBuf::from),
+            client_identity,
         })
     }
 }

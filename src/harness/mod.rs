@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Failed, FormatSetting, Trial};
 
@@ -121,23 +120,15 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
         .enable_all()
         .build()
         .map_err(|e| SetupError::new(format!("cannot start the async runtime: {e}"), ""))?;
-    let probe = Probe::new(ProbeConfig {
-        timeout: settings.timeout,
-        connect_timeout: settings.connect_timeout,
-        max_body: settings.max_body,
-    })
-    .map_err(|e| SetupError::new(e, ""))?;
     let (target, _server) = choose_target(&settings, &runtime)?;
+    let probe = Probe::new(ProbeConfig::of(&settings, target.in_process))
+        .map_err(|e| SetupError::new(e, "fix the file the variable names, or unset it"))?;
     announce(args, &settings, &target, &loaded, gate.as_deref());
-    runtime
-        .block_on(reachable(&target.base_url, settings.connect_timeout))
-        .map_err(|e| {
-            SetupError::new(
-                format!("the target {} is unreachable: {e}", target.base_url),
-                "check ERRCONTRACT_BASE_URL and that the service is up; no case was run",
-            )
-            .with_code(exit::UNREACHABLE)
-        })?;
+    let first = crate::preflight::connect(&probe, &target.base_url, target.in_process, settings.connect_timeout);
+    let connection = runtime.block_on(first).map_err(|e| SetupError::new(&e, &e.help()).with_code(e.code()))?;
+    if let Some(line) = connection.line() {
+        say(args, &format!("{line}\n"));
+    }
     let models = crate::model_lookup::refresh(
         &mut loaded,
         &settings.cases_dir,
@@ -808,26 +799,5 @@ fn say(args: &Arguments, text: &str) {
         eprint!("{text}");
     } else {
         print!("{text}");
-    }
-}
-
-/// Whether a TCP connection to the target's host and port opens.
-async fn reachable(base_url: &str, timeout: Duration) -> Result<(), String> {
-    let url = reqwest::Url::parse(base_url).map_err(|e| e.to_string())?;
-    let host = url
-        .host_str()
-        .ok_or("no host")?
-        .trim_matches(['[', ']'])
-        .to_string();
-    let port = url.port_or_known_default().ok_or("no port")?;
-    match tokio::time::timeout(
-        timeout,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no TCP connection within {timeout:?}")),
     }
 }

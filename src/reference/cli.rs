@@ -35,6 +35,21 @@ fn parse_positive_secs(s: &str) -> Result<u64, String> {
     }
 }
 
+/// A listening address: `127.0.0.1:4010`, `[::1]:4010`, or a host name with a port
+/// (`localhost:4010`), resolved once to its first address.
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let fix = "give HOST:PORT, e.g. 127.0.0.1:4010, [::1]:4010 or localhost:4010";
+    match std::net::ToSocketAddrs::to_socket_addrs(s) {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("{s:?} resolves to no address; {fix}")),
+        Err(e) => Err(format!("{s:?} is not an address to listen on ({e}); {fix}")),
+    }
+}
+
 /// Arguments of `errcontract serve`. Every flag also reads an `ERRCONTRACT_REFERENCE_*`
 /// environment variable; a flag wins over the variable.
 #[derive(clap::Args, Debug, Clone)]
@@ -43,7 +58,8 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "ERRCONTRACT_REFERENCE_ADDR",
-        default_value = "127.0.0.1:4010"
+        default_value = "127.0.0.1:4010",
+        value_parser = parse_addr
     )]
     pub addr: SocketAddr,
 

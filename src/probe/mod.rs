@@ -2,13 +2,23 @@
 //!
 //! Invariants: one probe is one request (no redirects followed, no hidden retries); every
 //! request is bounded by a connect and a total timeout (the whole exchange, so a trickling
-//! answer ends too); no body is read past the cap.
+//! answer ends too); no body is read past the cap. A failure is classified from the error
+//! types in its `source()` chain (rustls, hyper, io), never from message text.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::request::Request;
+
+mod tls;
+pub use tls::{TlsFailure, TlsFiles};
+
+/// How long an idle connection is kept for the next request: shorter than the keep-alive of
+/// the servers that close idle connections soonest (Gunicorn 2 s, Node 5 s), so a request is
+/// not sent on a connection the server is closing.
+pub const POOL_IDLE: Duration = Duration::from_secs(1);
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -19,6 +29,11 @@ pub struct ProbeConfig {
     pub connect_timeout: Duration,
     /// The largest body read; more is a `too_large` transport failure.
     pub max_body: usize,
+    /// Extra CAs and the client identity.
+    pub tls: TlsFiles,
+    /// Connect directly, whatever `HTTPS_PROXY` and friends say (the built-in reference
+    /// server, in this process, is never reached through a proxy).
+    pub direct: bool,
 }
 
 impl Default for ProbeConfig {
@@ -27,6 +42,24 @@ impl Default for ProbeConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             max_body: 1024 * 1024,
+            tls: TlsFiles::default(),
+            direct: false,
+        }
+    }
+}
+
+impl ProbeConfig {
+    /// The client the settings describe; `direct` for the built-in reference server.
+    pub fn of(settings: &crate::settings::Settings, direct: bool) -> Self {
+        ProbeConfig {
+            timeout: settings.timeout,
+            connect_timeout: settings.connect_timeout,
+            max_body: settings.max_body,
+            tls: TlsFiles {
+                ca_cert: settings.ca_cert.clone(),
+                client_identity: settings.client_identity.clone(),
+            },
+            direct,
         }
     }
 }
@@ -85,9 +118,13 @@ pub enum TransportError {
     /// The peer reset the connection.
     #[error("the connection was reset by the server")]
     Reset,
-    /// The peer closed the connection before a response.
+    /// The peer closed the connection before the response's head was complete (a keep-alive
+    /// connection closed while idle, as Gunicorn or a load balancer do, ends this way).
     #[error("the server closed the connection without a complete response: {0}")]
     Closed(String),
+    /// TLS failed (the certificate, a client certificate, no TLS on the port).
+    #[error("{0}")]
+    Tls(TlsFailure),
     /// The response was not valid HTTP.
     #[error("the response is not valid HTTP: {0}")]
     Protocol(String),
@@ -121,6 +158,7 @@ impl TransportError {
             TransportError::Connect(_) => "connect",
             TransportError::Reset => "reset",
             TransportError::Closed(_) => "closed",
+            TransportError::Tls(_) => "tls",
             TransportError::Protocol(_) => "protocol",
             TransportError::Truncated { .. } => "truncated",
             TransportError::TooLarge { .. } => "too_large",
@@ -148,25 +186,56 @@ pub struct Probe {
     config: ProbeConfig,
 }
 
-/// Building the client failed.
+/// Building the client failed: a file the settings name cannot be used, or the client itself.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot build the HTTP client: {0}")]
-pub struct ClientError(String);
+pub enum ClientError {
+    /// A PEM file named by a variable.
+    #[error("{var}={path}: {problem}")]
+    File {
+        /// The variable.
+        var: &'static str,
+        /// The file, as given.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+impl ClientError {
+    fn file(var: &'static str, path: &Path, problem: String) -> Self {
+        ClientError::File {
+            var,
+            path: path.display().to_string(),
+            problem,
+        }
+    }
+}
 
 impl Probe {
     /// Build the client (rustls with ring; no redirects; no retries; connect and total timeouts).
     pub fn new(config: ProbeConfig) -> Result<Self, ClientError> {
         // Another part of the process may have installed the provider already; either way one is.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())
-            .no_proxy()
-            .user_agent(concat!("errcontract/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(POOL_IDLE)
+            .tls_certs_merge(config.tls.roots()?)
+            .user_agent(concat!("errcontract/", env!("CARGO_PKG_VERSION")));
+        if let Some(identity) = config.tls.identity()? {
+            builder = builder.identity(identity);
+        }
+        if config.direct {
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .build()
-            .map_err(|e| ClientError(chain(&e)))?;
+            .map_err(|e| ClientError::Client(chain(&e)))?;
         Ok(Probe { client, config })
     }
 
@@ -191,7 +260,7 @@ impl Probe {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        let mut response = builder.send().await.map_err(|e| self.classify(&e, 0))?;
+        let mut response = builder.send().await.map_err(|e| self.classify(&e))?;
         let status = response.status();
         let version = format!("{:?}", response.version());
         let headers = response
@@ -219,7 +288,7 @@ impl Probe {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(match self.classify(&e, body.len()) {
+                    return Err(match self.classify(&e) {
                         TransportError::Timeout(d) => TransportError::Timeout(d),
                         TransportError::Reset => TransportError::Truncated {
                             received: body.len(),
@@ -254,13 +323,19 @@ impl Probe {
         })
     }
 
-    fn classify(&self, e: &reqwest::Error, _received: usize) -> TransportError {
+    /// What went wrong, from the error types along the chain: rustls (TLS), io (reset,
+    /// refused), hyper (closed before the answer, not HTTP).
+    fn classify(&self, e: &reqwest::Error) -> TransportError {
         if e.is_timeout() {
             return TransportError::Timeout(self.config.timeout);
         }
         let text = chain(e);
+        let client_cert = self.config.tls.client_identity.is_some();
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(s) = source {
+            if let Some(tls) = rustls_error(s) {
+                return TransportError::Tls(TlsFailure::of(tls, client_cert));
+            }
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
                 match io.kind() {
                     std::io::ErrorKind::ConnectionReset => return TransportError::Reset,
@@ -271,15 +346,18 @@ impl Probe {
                     _ => {}
                 }
             }
+            if let Some(h) = s.downcast_ref::<hyper::Error>() {
+                if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                    return TransportError::Closed(text);
+                }
+                if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
+                    return TransportError::Protocol(text);
+                }
+            }
             source = s.source();
         }
         if e.is_connect() {
             TransportError::Connect(text)
-        } else if text.contains("IncompleteMessage") || text.contains("connection closed") {
-            TransportError::Closed(text)
-        } else if text.contains("parse") || text.contains("Parse") || text.contains("invalid HTTP")
-        {
-            TransportError::Protocol(text)
         } else if e.is_body() || e.is_decode() {
             TransportError::Truncated {
                 received: 0,
@@ -289,6 +367,16 @@ impl Probe {
             TransportError::Other(text)
         }
     }
+}
+
+/// The rustls error an error is, or wraps as an io error's inner error (tokio-rustls reports
+/// handshake failures so, and `io::Error::source` skips the inner error).
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    e.downcast_ref::<rustls::Error>().or_else(|| {
+        e.downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    })
 }
 
 /// An error with its whole source chain, `: `-joined (reqwest's Display hides the cause).
