@@ -70,9 +70,9 @@ fn end_unwritable(failed: Stream, info: &std::panic::PanicHookInfo<'_>) -> ! {
         Stream::Stdout => format!(
             "errcontract: error: cannot write to stdout ({cause}); the run stopped\n  help: send stdout to a file or device that can be written\n"
         ),
-        Stream::Stderr => format!(
-            "errcontract: error: cannot write to stderr ({cause}); the run stopped\n"
-        ),
+        Stream::Stderr => {
+            format!("errcontract: error: cannot write to stderr ({cause}); the run stopped\n")
+        }
     };
     // Either write may fail too; there is nowhere left to say so.
     let _ = match failed {

@@ -33,8 +33,7 @@ impl Connection {
         let protocol = match (&self.protocol, self.tls) {
             (Some(p), true) => Some(format!("{p} over TLS")),
             (Some(p), false) => Some(p.clone()),
-            (None, true) => Some("TLS".to_string()),
-            (None, false) => None,
+            (None, _) => None,
         };
         let via = self
             .proxy
@@ -171,17 +170,15 @@ impl PreflightError {
     pub fn help(&self) -> String {
         let nothing = "; no case was run";
         match self {
-            PreflightError::Unreachable { .. } => format!(
-                "check ERRCONTRACT_BASE_URL and that the service is up{nothing}"
-            ),
+            PreflightError::Unreachable { .. } => {
+                format!("check ERRCONTRACT_BASE_URL and that the service is up{nothing}")
+            }
             PreflightError::Tls { failure, .. } => format!("{}{nothing}", failure.help()),
             PreflightError::Proxy { var, why, .. } => match why {
                 ProxyRefusal::AuthRequired => format!(
                     "put the proxy's user and password in {var} (http://user:password@host:port), or add the target's host to NO_PROXY{nothing}"
                 ),
-                _ => format!(
-                    "check {var} (and NO_PROXY, to reach the target directly){nothing}"
-                ),
+                _ => format!("check {var} (and NO_PROXY, to reach the target directly){nothing}"),
             },
         }
     }
@@ -202,14 +199,23 @@ pub async fn connect(
     } else {
         Proxy::for_target(base_url)
     };
-    match &proxy {
-        Some(p) => through_proxy(p, base_url, timeout).await?,
-        None => tcp(base_url, timeout)
+    let stream =
+        match &proxy {
+            Some(p) => through_proxy(p, base_url, timeout).await?,
+            None => Some(tcp(base_url, timeout).await.map_err(|detail| {
+                PreflightError::Unreachable {
+                    url: url.clone(),
+                    detail,
+                }
+            })?),
+        };
+    if let (true, Some(stream)) = (tls, stream) {
+        handshake(probe, base_url, stream, timeout)
             .await
-            .map_err(|detail| PreflightError::Unreachable {
+            .map_err(|failure| PreflightError::Tls {
                 url: url.clone(),
-                detail,
-            })?,
+                failure,
+            })?;
     }
     if !tls && proxy.is_none() {
         return Ok(Connection {
@@ -247,6 +253,44 @@ pub async fn connect(
     }
 }
 
+/// The TLS handshake with the client's own configuration, on a connection of its own. Under
+/// TLS 1.3 a server refuses a client certificate (or its absence) only after the client thinks
+/// the handshake done, so the first bytes (or alert) are awaited briefly too.
+async fn handshake(
+    probe: &Probe,
+    base_url: &str,
+    stream: TcpStream,
+    timeout: Duration,
+) -> Result<(), TlsFailure> {
+    let client_cert = probe.presents_client_cert();
+    let failure = |e: &std::io::Error| {
+        TlsFailure::find(e, client_cert).unwrap_or_else(|| TlsFailure::Other(e.to_string()))
+    };
+    let host = reqwest::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+        .unwrap_or_default();
+    let name = rustls::pki_types::ServerName::try_from(host)
+        .map_err(|e| TlsFailure::Other(e.to_string()))?;
+    let connector = tokio_rustls::TlsConnector::from(probe.tls_config());
+    let mut tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return Err(failure(&e)),
+        // A handshake that hangs is the cases' and the liveness guard's to judge.
+        Err(_) => return Ok(()),
+    };
+    if tls.get_ref().1.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+        let mut first = [0u8; 1];
+        let wait = timeout.min(Duration::from_millis(500));
+        if let Ok(Err(e)) = tokio::time::timeout(wait, tls.read(&mut first)).await
+            && let Some(f) = TlsFailure::find(&e, client_cert)
+        {
+            return Err(f);
+        }
+    }
+    Ok(())
+}
+
 /// `GET` of the base URL, without a key: harmless to any target.
 fn first_request(base_url: &str) -> Request {
     Request {
@@ -258,8 +302,8 @@ fn first_request(base_url: &str) -> Request {
     }
 }
 
-/// Whether a TCP connection to the URL's host and port opens.
-async fn tcp(base_url: &str, timeout: Duration) -> Result<(), String> {
+/// A TCP connection to the URL's host and port.
+async fn tcp(base_url: &str, timeout: Duration) -> Result<TcpStream, String> {
     let url = reqwest::Url::parse(base_url).map_err(|e| e.to_string())?;
     let host = url
         .host_str()
@@ -267,7 +311,7 @@ async fn tcp(base_url: &str, timeout: Duration) -> Result<(), String> {
         .trim_matches(['[', ']'])
         .to_string();
     let port = url.port_or_known_default().ok_or("no port")?;
-    open(&host, port, timeout).await.map(drop)
+    open(&host, port, timeout).await
 }
 
 async fn open(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
@@ -278,12 +322,12 @@ async fn open(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Str
     }
 }
 
-/// The proxy accepts a connection and, for an https target, opens a tunnel to it.
+/// The proxy accepts a connection and, for an https target, opens a tunnel to it: the tunnel.
 async fn through_proxy(
     proxy: &Proxy,
     base_url: &str,
     timeout: Duration,
-) -> Result<(), PreflightError> {
+) -> Result<Option<TcpStream>, PreflightError> {
     let refused = |why| PreflightError::Proxy {
         proxy: proxy.shown.clone(),
         var: proxy.var,
@@ -293,10 +337,10 @@ async fn through_proxy(
         .await
         .map_err(|e| refused(ProxyRefusal::Unreachable(e)))?;
     if !proxy.tunnel {
-        return Ok(());
+        return Ok(None);
     }
-    let url = reqwest::Url::parse(base_url)
-        .map_err(|e| refused(ProxyRefusal::Garbled(e.to_string())))?;
+    let url =
+        reqwest::Url::parse(base_url).map_err(|e| refused(ProxyRefusal::Garbled(e.to_string())))?;
     let authority = format!(
         "{}:{}",
         url.host_str().unwrap_or_default(),
@@ -327,7 +371,7 @@ async fn through_proxy(
     })
     .await;
     match status {
-        Ok(Ok(Some(code))) if (200..300).contains(&code) => Ok(()),
+        Ok(Ok(Some(code))) if (200..300).contains(&code) => Ok(Some(stream)),
         Ok(Ok(Some(407))) => Err(refused(ProxyRefusal::AuthRequired)),
         Ok(Ok(Some(code))) => Err(refused(ProxyRefusal::Refused(code))),
         Ok(Ok(None)) => Err(refused(ProxyRefusal::Garbled(

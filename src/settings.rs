@@ -186,7 +186,10 @@ impl Settings {
             num(var, default, 0.001, max).map(Duration::from_secs_f64)
         };
         let default_rps = if base_url.is_some() { 5.0 } else { 0.0 };
-        let client_identity = match (get("ERRCONTRACT_CLIENT_CERT"), get("ERRCONTRACT_CLIENT_KEY")) {
+        let client_identity = match (
+            get("ERRCONTRACT_CLIENT_CERT"),
+            get("ERRCONTRACT_CLIENT_KEY"),
+        ) {
             (None, None) => None,
             (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
             (Some(cert), None) => {

@@ -124,8 +124,15 @@ fn run(args: &Arguments) -> Result<ExitCode, SetupError> {
     let probe = Probe::new(ProbeConfig::of(&settings, target.in_process))
         .map_err(|e| SetupError::new(e, "fix the file the variable names, or unset it"))?;
     announce(args, &settings, &target, &loaded, gate.as_deref());
-    let first = crate::preflight::connect(&probe, &target.base_url, target.in_process, settings.connect_timeout);
-    let connection = runtime.block_on(first).map_err(|e| SetupError::new(&e, &e.help()).with_code(e.code()))?;
+    let first = crate::preflight::connect(
+        &probe,
+        &target.base_url,
+        target.in_process,
+        settings.connect_timeout,
+    );
+    let connection = runtime
+        .block_on(first)
+        .map_err(|e| SetupError::new(&e, &e.help()).with_code(e.code()))?;
     if let Some(line) = connection.line() {
         say(args, &format!("{line}\n"));
     }

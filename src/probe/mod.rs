@@ -6,6 +6,7 @@
 //! types in its `source()` chain (rustls, hyper, io), never from message text.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -184,6 +185,7 @@ pub struct Exchange {
 pub struct Probe {
     client: reqwest::Client,
     config: ProbeConfig,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 /// Building the client failed: a file the settings name cannot be used, or the client itself.
@@ -219,24 +221,36 @@ impl Probe {
     pub fn new(config: ProbeConfig) -> Result<Self, ClientError> {
         // Another part of the process may have installed the provider already; either way one is.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = config.tls.client_config()?;
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())
             .pool_idle_timeout(POOL_IDLE)
-            .tls_certs_merge(config.tls.roots()?)
+            .tls_backend_preconfigured((*tls).clone())
             .user_agent(concat!("errcontract/", env!("CARGO_PKG_VERSION")));
-        if let Some(identity) = config.tls.identity()? {
-            builder = builder.identity(identity);
-        }
         if config.direct {
             builder = builder.no_proxy();
         }
         let client = builder
             .build()
             .map_err(|e| ClientError::Client(chain(&e)))?;
-        Ok(Probe { client, config })
+        Ok(Probe {
+            client,
+            config,
+            tls,
+        })
+    }
+
+    /// The TLS configuration the client uses, for a connection opened beside it.
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
+    }
+
+    /// Whether a client certificate is presented.
+    pub fn presents_client_cert(&self) -> bool {
+        self.config.tls.client_identity.is_some()
     }
 
     /// Send one request and read its body up to the cap.
@@ -331,11 +345,13 @@ impl Probe {
         }
         let text = chain(e);
         let client_cert = self.config.tls.client_identity.is_some();
+        // TLS first: hyper reports an alert that arrives after the handshake (a client
+        // certificate refused under TLS 1.3) as a closed connection.
+        if let Some(failure) = TlsFailure::find(e, client_cert) {
+            return TransportError::Tls(failure);
+        }
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(s) = source {
-            if let Some(tls) = rustls_error(s) {
-                return TransportError::Tls(TlsFailure::of(tls, client_cert));
-            }
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
                 match io.kind() {
                     std::io::ErrorKind::ConnectionReset => return TransportError::Reset,
@@ -354,7 +370,7 @@ impl Probe {
                     return TransportError::Protocol(text);
                 }
             }
-            source = s.source();
+            source = cause(s);
         }
         if e.is_connect() {
             TransportError::Connect(text)
@@ -369,14 +385,18 @@ impl Probe {
     }
 }
 
-/// The rustls error an error is, or wraps as an io error's inner error (tokio-rustls reports
-/// handshake failures so, and `io::Error::source` skips the inner error).
-fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    e.downcast_ref::<rustls::Error>().or_else(|| {
-        e.downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    })
+/// The next error down the chain. An io error's inner error is followed (tokio-rustls wraps its
+/// rustls error so, hyper-util wraps that again), since `io::Error::source` skips it.
+pub(crate) fn cause<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner),
+        None => e.source(),
+    }
 }
 
 /// An error with its whole source chain, `: `-joined (reqwest's Display hides the cause).

@@ -6,6 +6,10 @@
 //! no switch that turns verification off: the keys would go to whoever answers.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::probe::ClientError;
 
@@ -19,63 +23,95 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
+    /// The one TLS configuration of the run, for the client and the first connection alike:
+    /// ring, the platform's verifier with the extra roots, the client identity, ALPN `h2` and
+    /// `http/1.1`. A file that cannot be used is an error naming its variable.
+    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
+            self.roots()?,
+            provider.clone(),
+        )
+        .map_err(|e| ClientError::Client(format!("cannot set up certificate verification: {e}")))?;
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Client(e.to_string()))?
+            // The platform's own verifier, not an unverified one: the name is rustls's for any
+            // verifier it did not build.
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier));
+        let mut config = match self.identity()? {
+            Some((chain, key, path)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+                ClientError::file(
+                    "ERRCONTRACT_CLIENT_KEY",
+                    &path,
+                    format!("the certificate and key cannot be used together ({e})"),
+                )
+            })?,
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
     /// The extra roots, read and parsed; an unreadable or empty file is an error naming it.
-    pub(super) fn roots(&self) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    fn roots(&self) -> Result<Vec<CertificateDer<'static>>, ClientError> {
         let Some(path) = &self.ca_cert else {
             return Ok(Vec::new());
         };
         let pem = read("ERRCONTRACT_CA_CERT", path)?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            ClientError::file(
-                "ERRCONTRACT_CA_CERT",
-                path,
-                format!("not a PEM certificate bundle ({})", super::chain(&e)),
-            )
-        })?;
-        if certs.is_empty() {
-            return Err(ClientError::file(
-                "ERRCONTRACT_CA_CERT",
-                path,
-                "holds no `-----BEGIN CERTIFICATE-----` block".into(),
-            ));
-        }
-        Ok(certs)
+        certificates("ERRCONTRACT_CA_CERT", path, &pem)
     }
 
-    /// The client identity: the certificate chain and the key, as one PEM.
-    pub(super) fn identity(&self) -> Result<Option<reqwest::Identity>, ClientError> {
+    /// The client's certificate chain and key, and the key's file.
+    #[allow(clippy::type_complexity)]
+    fn identity(
+        &self,
+    ) -> Result<
+        Option<(
+            Vec<CertificateDer<'static>>,
+            PrivateKeyDer<'static>,
+            PathBuf,
+        )>,
+        ClientError,
+    > {
         let Some((cert, key)) = &self.client_identity else {
             return Ok(None);
         };
-        let mut pem = read("ERRCONTRACT_CLIENT_CERT", cert)?;
-        let key_pem = read("ERRCONTRACT_CLIENT_KEY", key)?;
-        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-            return Err(ClientError::file(
-                "ERRCONTRACT_CLIENT_CERT",
-                cert,
-                "holds no `-----BEGIN CERTIFICATE-----` block".into(),
-            ));
-        }
-        if !String::from_utf8_lossy(&key_pem).contains("PRIVATE KEY-----") {
-            return Err(ClientError::file(
-                "ERRCONTRACT_CLIENT_KEY",
-                key,
-                "holds no `-----BEGIN … PRIVATE KEY-----` block".into(),
-            ));
-        }
-        pem.push(b'\n');
-        pem.extend_from_slice(&key_pem);
-        reqwest::Identity::from_pem(&pem).map(Some).map_err(|e| {
-            ClientError::file(
-                "ERRCONTRACT_CLIENT_KEY",
-                key,
-                format!(
-                    "the certificate and key cannot be used together ({})",
-                    super::chain(&e)
-                ),
-            )
-        })
+        let chain = certificates(
+            "ERRCONTRACT_CLIENT_CERT",
+            cert,
+            &read("ERRCONTRACT_CLIENT_CERT", cert)?,
+        )?;
+        let key_der = PrivateKeyDer::from_pem_slice(&read("ERRCONTRACT_CLIENT_KEY", key)?)
+            .map_err(|e| {
+                ClientError::file(
+                    "ERRCONTRACT_CLIENT_KEY",
+                    key,
+                    format!("holds no PEM private key ({e})"),
+                )
+            })?;
+        Ok(Some((chain, key_der, key.clone())))
     }
+}
+
+/// Every certificate of a PEM file; none is an error naming the variable.
+fn certificates(
+    var: &'static str,
+    path: &Path,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, ClientError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::file(var, path, format!("not a PEM certificate bundle ({e})")))?;
+    if certs.is_empty() {
+        return Err(ClientError::file(
+            var,
+            path,
+            "holds no `-----BEGIN CERTIFICATE-----` block".into(),
+        ));
+    }
+    Ok(certs)
 }
 
 fn read(var: &'static str, path: &Path) -> Result<Vec<u8>, ClientError> {
@@ -148,6 +184,18 @@ impl TlsFailure {
             E::AlertReceived(alert) => TlsFailure::Alert(format!("{alert:?}")),
             other => TlsFailure::Other(other.to_string()),
         }
+    }
+
+    /// The TLS failure an error stands for, if any error down its chain is a rustls one.
+    pub fn find(e: &(dyn std::error::Error + 'static), client_cert: bool) -> Option<TlsFailure> {
+        let mut source = Some(e);
+        while let Some(s) = source {
+            if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+                return Some(TlsFailure::of(tls, client_cert));
+            }
+            source = super::cause(s);
+        }
+        None
     }
 
     /// What to set or change to fix it.

@@ -62,7 +62,9 @@ fn serve_answers_on(addr_arg: &str, connect: &str) {
         .expect("serve starts");
     let mut first = String::new();
     let stdout = child.stdout.take().expect("stdout");
-    BufReader::new(stdout).read_line(&mut first).expect("banner");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("banner");
     let answered = std::net::TcpStream::connect(connect).is_ok();
     let _ = child.kill();
     let out = child.wait_with_output().expect("serve ends");
@@ -71,7 +73,10 @@ fn serve_answers_on(addr_arg: &str, connect: &str) {
         "serve --addr {addr_arg}: {first}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(answered, "serve --addr {addr_arg} does not accept on {connect}");
+    assert!(
+        answered,
+        "serve --addr {addr_arg} does not accept on {connect}"
+    );
 }
 
 fn free_port(host: &str) -> Option<u16> {

@@ -86,12 +86,8 @@ pub fn keys() -> BTreeMap<Role, String> {
 /// A runner against `base_url` with every role and feature (treated like the reference server,
 /// so billable cases run).
 pub fn runner_with(base_url: &str, settings: Settings, keys: BTreeMap<Role, String>) -> Runner {
-    let probe = Probe::new(ProbeConfig {
-        timeout: settings.timeout,
-        connect_timeout: settings.connect_timeout,
-        max_body: settings.max_body,
-    })
-    .expect("client builds");
+    // Direct: the targets are on loopback, whatever proxy the machine names.
+    let probe = Probe::new(ProbeConfig::of(&settings, true)).expect("client builds");
     let target = Target::new(base_url, true, keys, Feature::ALL.into_iter().collect());
     Runner::new(probe, contract(), target, settings)
 }
