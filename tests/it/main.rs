@@ -23,6 +23,7 @@ mod hostile_reference;
 mod lean_tree;
 mod mutants;
 mod output;
+mod proxy;
 mod reports;
 mod reproduce;
 mod schema_files;
