@@ -184,6 +184,8 @@ pub struct Exchange {
 #[derive(Debug, Clone)]
 pub struct Probe {
     client: reqwest::Client,
+    /// The same client keeping no idle connection: each request on a connection of its own.
+    fresh: reqwest::Client,
     config: ProbeConfig,
     tls: Arc<rustls::ClientConfig>,
 }
@@ -222,22 +224,28 @@ impl Probe {
         // Another part of the process may have installed the provider already; either way one is.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = config.tls.client_config()?;
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
-            .pool_idle_timeout(POOL_IDLE)
-            .tls_backend_preconfigured((*tls).clone())
-            .user_agent(concat!("errcontract/", env!("CARGO_PKG_VERSION")));
-        if config.direct {
-            builder = builder.no_proxy();
-        }
-        let client = builder
-            .build()
-            .map_err(|e| ClientError::Client(chain(&e)))?;
+        let build = |pooled: bool| {
+            let mut builder = reqwest::Client::builder()
+                .timeout(config.timeout)
+                .connect_timeout(config.connect_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .retry(reqwest::retry::never())
+                .pool_idle_timeout(POOL_IDLE)
+                .tls_backend_preconfigured((*tls).clone())
+                .user_agent(concat!("errcontract/", env!("CARGO_PKG_VERSION")));
+            if !pooled {
+                builder = builder.pool_max_idle_per_host(0);
+            }
+            if config.direct {
+                builder = builder.no_proxy();
+            }
+            builder.build().map_err(|e| ClientError::Client(chain(&e)))
+        };
+        let client = build(true)?;
+        let fresh = build(false)?;
         Ok(Probe {
             client,
+            fresh,
             config,
             tls,
         })
@@ -255,8 +263,17 @@ impl Probe {
 
     /// Send one request and read its body up to the cap.
     pub async fn send(&self, request: Request) -> Exchange {
+        self.send_with(&self.client, request).await
+    }
+
+    /// Send one request on a new connection (none of the pool's, which may be closing too).
+    pub async fn send_fresh(&self, request: Request) -> Exchange {
+        self.send_with(&self.fresh, request).await
+    }
+
+    async fn send_with(&self, client: &reqwest::Client, request: Request) -> Exchange {
         let started = Instant::now();
-        let response = self.send_inner(&request).await;
+        let response = self.send_inner(client, &request).await;
         Exchange {
             request,
             response,
@@ -264,10 +281,14 @@ impl Probe {
         }
     }
 
-    async fn send_inner(&self, request: &Request) -> Result<Incoming, TransportError> {
+    async fn send_inner(
+        &self,
+        client: &reqwest::Client,
+        request: &Request,
+    ) -> Result<Incoming, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| TransportError::Other(format!("bad method: {e}")))?;
-        let mut builder = self.client.request(method, &request.url);
+        let mut builder = client.request(method, &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }

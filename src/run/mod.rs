@@ -135,7 +135,7 @@ impl Runner {
         for (index, (base, step)) in case.steps.iter().enumerate() {
             let ran = tokio::select! {
                 biased;
-                ran = clock.within(self.step(base, step, &vars, &clock)) => ran,
+                ran = clock.within(self.step(base, step, &vars, &clock, case.billable_if_accepted)) => ran,
                 _ = self.liveness.stopped() => {
                     outcome = stopped;
                     break;

@@ -65,6 +65,14 @@ pub enum Inconclusive {
         /// `ERRCONTRACT_TIMEOUT_S`.
         timeout: Duration,
     },
+    /// The connection closed before any byte of the answer to a request that would bill if
+    /// accepted: it may have been processed, so it is not sent again.
+    ClosedBeforeAnswer {
+        /// The request's method.
+        method: &'static str,
+        /// The endpoint (the case's path).
+        endpoint: String,
+    },
     /// The case's own time ran out before it sent its first request.
     NeverSent {
         /// `ERRCONTRACT_CASE_DEADLINE_S`.
@@ -92,6 +100,10 @@ impl std::fmt::Display for Inconclusive {
             Inconclusive::StoppedAnswering { after, timeout } => write!(
                 f,
                 "inconclusive: the target stopped answering ({after} requests in a row got no answer within {timeout:?}, ERRCONTRACT_TIMEOUT_S), so this case was not concluded"
+            ),
+            Inconclusive::ClosedBeforeAnswer { method, endpoint } => write!(
+                f,
+                "inconclusive: the connection closed before any byte of the answer to {method} {endpoint}; the request bills if accepted and may have been processed, so it was not sent again"
             ),
             Inconclusive::NeverSent { deadline } => write!(
                 f,

@@ -37,7 +37,14 @@ struct Sent {
 }
 
 impl Runner {
-    pub(super) async fn step(&self, base: &str, step: &Step, vars: &Vars, clock: &Clock) -> Ran {
+    pub(super) async fn step(
+        &self,
+        base: &str,
+        step: &Step,
+        vars: &Vars,
+        clock: &Clock,
+        billable: bool,
+    ) -> Ran {
         let request = request::build(&step.request, vars, &self.target);
         let expect_at = format!("{base}/expect");
         let mut record = StepRecord {
@@ -53,12 +60,15 @@ impl Runner {
             exchange: None,
         };
         let checked = match &step.poll {
-            None => self.send_patiently(request, step, clock).await.map(|sent| {
-                let verdict = self.check(&sent.exchange, Some((&step.expect, &expect_at)));
-                (sent, verdict)
-            }),
+            None => self
+                .send_patiently(request, step, clock, billable)
+                .await
+                .map(|sent| {
+                    let verdict = self.check(&sent.exchange, Some((&step.expect, &expect_at)));
+                    (sent, verdict)
+                }),
             Some(poll) => {
-                self.poll(request, step, poll, base, &expect_at, clock)
+                self.poll(request, step, poll, base, &expect_at, clock, billable)
                     .await
             }
         };
@@ -119,6 +129,7 @@ impl Runner {
         base: &str,
         expect_at: &str,
         clock: &Clock,
+        billable: bool,
     ) -> Result<(Sent, Verdict), (Inconclusive, usize, Vec<String>)> {
         let started = Instant::now();
         let timeout = Duration::from_millis(poll.timeout_ms);
@@ -126,7 +137,7 @@ impl Runner {
         let mut notes = Vec::new();
         let mut request = request;
         loop {
-            let mut sent = match self.send_patiently(request, step, clock).await {
+            let mut sent = match self.send_patiently(request, step, clock, billable).await {
                 Ok(s) => s,
                 Err((why, n, more)) => {
                     notes.extend(more);
@@ -197,11 +208,18 @@ impl Runner {
     /// to a step that does not expect it, wait its Retry-After and send again, within the
     /// throttle budget. A throttling answer that itself breaks the contract is returned for
     /// checking, never waited out.
+    ///
+    /// A connection that closed before any byte of the answer (a keep-alive connection the
+    /// server closed while idle) gets the request sent again, once, on a fresh connection, with
+    /// a note; unless the request bills if accepted (`billable` and not a `GET`): it may have
+    /// been processed, and the case ends inconclusive. An answer that began and broke off is
+    /// never sent again: that is the target's failure.
     async fn send_patiently(
         &self,
         request: Request,
         spec: &Step,
         clock: &Clock,
+        billable: bool,
     ) -> Result<Sent, (Inconclusive, usize, Vec<String>)> {
         let expect = &spec.expect;
         let table = &self.contract.table;
@@ -211,11 +229,29 @@ impl Runner {
         let mut requests = 0;
         let mut notes = Vec::new();
         let mut request = request;
+        let mut resent = false;
         loop {
             let exchange = self
-                .send(request, &spec.request.path, expects_throttle, clock)
+                .send(request, &spec.request.path, expects_throttle, clock, resent)
                 .await;
             requests += 1;
+            if let (Err(TransportError::Closed(detail)), false) = (&exchange.response, resent) {
+                let method = exchange.request.method;
+                if billable && method != "GET" {
+                    let why = Inconclusive::ClosedBeforeAnswer {
+                        method,
+                        endpoint: spec.request.path.clone(),
+                    };
+                    return Err((why, requests, notes));
+                }
+                notes.push(format!(
+                    "the connection closed before any byte of the answer to {method} {} ({detail}); sent again once on a fresh connection",
+                    spec.request.path
+                ));
+                resent = true;
+                request = exchange.request;
+                continue;
+            }
             let throttled = !expects_throttle
                 && matches!(&exchange.response, Ok(r) if table.is_throttle_status(r.status));
             if !throttled {
@@ -266,13 +302,18 @@ impl Runner {
         template: &str,
         expects_throttle: bool,
         clock: &Clock,
+        fresh: bool,
     ) -> Exchange {
         let admitted = clock
             .off_the_clock(self.budget.admit(&request, template, expects_throttle))
             .await;
         clock.sent();
         let sent = std::time::Instant::now();
-        let exchange = self.probe.send(request).await;
+        let exchange = if fresh {
+            self.probe.send_fresh(request).await
+        } else {
+            self.probe.send(request).await
+        };
         self.liveness.observe(sent, &exchange.response);
         let response = exchange.response.as_ref().ok();
         let throttled = response.is_some_and(|r| self.contract.table.is_throttle_status(r.status));

@@ -4,6 +4,7 @@ mod support;
 
 mod case_files;
 mod checks;
+mod closing;
 mod corpus;
 mod derive;
 mod harness_cli;
