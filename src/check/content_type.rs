@@ -21,12 +21,11 @@ pub(super) fn check(resp: &Incoming) -> Vec<Finding> {
             actual,
         ));
     }
-    let count = resp.header_count("content-type");
-    if count > 1 {
+    if let Some(repeated) = super::singleton::repeated(resp, "Content-Type") {
         out.push(Finding::new(
             CheckName::ContentType,
-            "one Content-Type",
-            format!("{count} Content-Type headers"),
+            "one Content-Type field",
+            repeated,
         ));
     }
     out
@@ -68,7 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn two_content_types_are_counted() {
+    fn two_content_types_are_shown_both() {
         let f = check(&response(
             error_status(),
             &[
@@ -78,7 +77,10 @@ mod tests {
             "{}",
         ));
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].expected, "one Content-Type");
-        assert_eq!(f[0].actual, "2 Content-Type headers");
+        assert_eq!(f[0].expected, "one Content-Type field");
+        assert_eq!(
+            f[0].actual,
+            r#"2 Content-Type fields: "application/json", "text/plain""#
+        );
     }
 }

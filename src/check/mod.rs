@@ -26,6 +26,7 @@ mod poll;
 mod rate_limit_headers;
 mod retry;
 mod schema;
+mod singleton;
 mod status;
 mod table;
 #[cfg(test)]

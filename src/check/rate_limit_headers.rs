@@ -26,11 +26,21 @@ pub(super) fn check(resp: &Incoming, now: SystemTime) -> Option<Finding> {
     let limit = num("x-ratelimit-limit");
     let remaining = num("x-ratelimit-remaining");
     let reset = num("x-ratelimit-reset");
-    let mut problems: Vec<String> = [&limit, &remaining, &reset]
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.as_ref().err().cloned())
-        .collect();
+    let mut problems: Vec<String> = [
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    ]
+    .into_iter()
+    .filter_map(|name| super::singleton::repeated(resp, name))
+    .map(|repeated| format!("{repeated} (one value is allowed)"))
+    .collect();
+    problems.extend(
+        [&limit, &remaining, &reset]
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_ref().err().cloned()),
+    );
     if let (Some(Ok(l)), Some(Ok(r))) = (&limit, &remaining)
         && r > l
     {

@@ -21,6 +21,13 @@ pub(super) fn table_rules(
     now: SystemTime,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
+    if let Some(repeated) = super::singleton::repeated(resp, "Retry-After") {
+        out.push(Finding::new(
+            CheckName::RetryAfter,
+            "one Retry-After field (a client cannot know which to obey)",
+            repeated,
+        ));
+    }
     let header = resp.header("retry-after");
     match (row.retry_after, header) {
         (RetryAfterRule::Required, None) => out.push(Finding::new(

@@ -29,5 +29,6 @@ mod reports;
 mod reproduce;
 mod schema_files;
 mod secrets;
+mod singleton_fields;
 mod tls;
 mod workflow;
