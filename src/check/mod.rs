@@ -30,7 +30,7 @@ mod singleton;
 mod status;
 mod table;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use finding::Finding;
 pub use rate_limit_headers::MAX_RESET_SKEW_S;

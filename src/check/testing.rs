@@ -68,7 +68,7 @@ pub(super) fn error_body(code: &str) -> Value {
 }
 
 /// A response with these headers and body bytes.
-pub(super) fn response(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Incoming {
+pub(crate) fn response(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Incoming {
     Incoming {
         status,
         reason: String::new(),

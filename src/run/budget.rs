@@ -9,6 +9,12 @@
 //!
 //! A step that expects the throttling response is exempt from the target's word: it is there to
 //! provoke it.
+//!
+//! A wait never stalls the run: a request whose window is held longer than its case may wait
+//! (`ERRCONTRACT_THROTTLE_BUDGET_S`, and never past the run deadline) is refused at once with
+//! what the target asked ([`Held`]), and its case ends inconclusive while every other window's
+//! requests go on. A reset time that cannot be right (milliseconds read as seconds, a date
+//! years away; `rate_limit_headers` reports it) is held for [`IMPLAUSIBLE_RESET_WAIT`] at most.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -48,6 +54,56 @@ impl std::fmt::Debug for Budget {
 /// there, before a burst could overrun it.
 const FIRST_ANSWER_POLL: Duration = Duration::from_millis(2);
 
+/// How long a window the target says resets implausibly far away (further than
+/// `check::MAX_RESET_SKEW_S`) is held: the target's numbers cannot be right, so one window's
+/// length, not years.
+pub const IMPLAUSIBLE_RESET_WAIT: Duration = Duration::from_secs(60);
+
+/// Why a request is held back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HeldBy {
+    /// A `Retry-After` on a throttling answer.
+    RetryAfter,
+    /// The window is spent (`X-RateLimit-Remaining: 0`, or the draft `RateLimit` `r=0`) until
+    /// its reset.
+    SpentWindow,
+}
+
+impl std::fmt::Display for HeldBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeldBy::RetryAfter => "Retry-After",
+            HeldBy::SpentWindow => "its rate-limit window is spent until the reset",
+        })
+    }
+}
+
+/// A request the target asked to hold back longer than its case may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// How long the target asked to wait.
+    pub wait: Duration,
+    /// Why.
+    pub by: HeldBy,
+}
+
+/// Why a window holds a request, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hold {
+    wait: Duration,
+    /// `None`: a short wait for the first answer of a window.
+    by: Option<HeldBy>,
+}
+
+impl Hold {
+    fn first_answer() -> Self {
+        Hold {
+            wait: FIRST_ANSWER_POLL,
+            by: None,
+        }
+    }
+}
+
 /// What the target last said about one key's window at one endpoint.
 #[derive(Debug, Default, Clone)]
 struct Window {
@@ -72,20 +128,28 @@ struct Window {
 
 impl Window {
     /// Take one request from the window, or say how long to wait.
-    fn reserve(&mut self, now: Instant, exempt: bool) -> Result<(), Duration> {
+    fn reserve(&mut self, now: Instant, exempt: bool) -> Result<(), Hold> {
         if !exempt {
             if !self.learned && self.inflight > 0 {
-                return Err(FIRST_ANSWER_POLL);
+                return Err(Hold::first_answer());
             }
             if let Some(until) = self.blocked_until {
                 if now < until {
-                    return Err(until - now);
+                    return Err(Hold {
+                        wait: until - now,
+                        by: Some(HeldBy::RetryAfter),
+                    });
                 }
                 self.blocked_until = None;
             }
             if self.remaining == Some(0) {
                 match self.reset_at {
-                    Some(reset) if now < reset => return Err(reset - now),
+                    Some(reset) if now < reset => {
+                        return Err(Hold {
+                            wait: reset - now,
+                            by: Some(HeldBy::SpentWindow),
+                        });
+                    }
                     // A new window, as large as the last one; without its size, learned again
                     // from one request.
                     Some(_) => {
@@ -96,14 +160,14 @@ impl Window {
                         self.learned = self.limit.is_some();
                     }
                     // Spent, and no word yet on when it resets: the answers out will say.
-                    None if self.inflight > 0 => return Err(FIRST_ANSWER_POLL),
+                    None if self.inflight > 0 => return Err(Hold::first_answer()),
                     None => {
                         self.remaining = None;
                         self.learned = false;
                     }
                 }
                 if !self.learned && self.inflight > 0 {
-                    return Err(FIRST_ANSWER_POLL);
+                    return Err(Hold::first_answer());
                 }
             }
             self.remaining = self.remaining.map(|r| r.saturating_sub(1));
@@ -215,8 +279,14 @@ impl Budget {
     }
 
     /// Wait until `request` (to the endpoint `template`) may be sent. `exempt`: the step
-    /// expects the throttling response.
-    pub async fn admit(&self, request: &Request, template: &str, exempt: bool) -> Admitted<'_> {
+    /// expects the throttling response. A hold longer than `may_wait` is refused at once.
+    pub async fn admit(
+        &self,
+        request: &Request,
+        template: &str,
+        exempt: bool,
+        may_wait: Duration,
+    ) -> Result<Admitted<'_>, Held> {
         let key = window_key(request, template);
         loop {
             // The semaphore is never closed; were it, the request would go unbounded.
@@ -243,12 +313,20 @@ impl Budget {
                     if let Some(limiter) = &self.limiter {
                         limiter.until_ready().await;
                     }
-                    return admitted;
+                    return Ok(admitted);
                 }
-                Err(wait) => {
+                Err(hold) => {
                     drop(slot);
+                    if let Some(by) = hold.by
+                        && hold.wait > may_wait
+                    {
+                        return Err(Held {
+                            wait: hold.wait,
+                            by,
+                        });
+                    }
                     tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
+                        () = tokio::time::sleep(hold.wait) => {}
                         () = &mut answer => {}
                     }
                 }
@@ -282,8 +360,14 @@ fn said(r: &Incoming, throttled: bool) -> Said {
     Said {
         limit: int("x-ratelimit-limit"),
         remaining: int("x-ratelimit-remaining"),
-        reset_in: int("x-ratelimit-reset")
-            .map(|reset| Duration::from_secs(reset).saturating_sub(unix_now)),
+        reset_in: int("x-ratelimit-reset").map(|reset| {
+            let reset_in = Duration::from_secs(reset).saturating_sub(unix_now);
+            if reset_in.as_secs() > crate::check::MAX_RESET_SKEW_S as u64 {
+                IMPLAUSIBLE_RESET_WAIT
+            } else {
+                reset_in
+            }
+        }),
         retry_after: if throttled {
             r.header("retry-after")
                 .and_then(|h| crate::check::parse_retry_after(h, now).ok())
@@ -331,7 +415,9 @@ mod tests {
         w.reserve(now, false).expect("nothing known yet: send");
         w.observe(now, said(1, 30));
         w.reserve(now, false).expect("one left");
-        let wait = w.reserve(now, false).expect_err("the window is spent");
+        let hold = w.reserve(now, false).expect_err("the window is spent");
+        assert_eq!(hold.by, Some(HeldBy::SpentWindow));
+        let wait = hold.wait;
         assert!(
             wait > Duration::from_secs(29) && wait <= Duration::from_secs(31),
             "{wait:?}"
@@ -349,7 +435,7 @@ mod tests {
         let now = Instant::now();
         let mut w = Window::default();
         w.reserve(now, false).expect("the first request goes");
-        assert_eq!(w.reserve(now, false), Err(FIRST_ANSWER_POLL));
+        assert_eq!(w.reserve(now, false), Err(Hold::first_answer()));
         w.observe(now, Said::default());
         for _ in 0..3 {
             w.reserve(now, false)
@@ -448,7 +534,7 @@ mod tests {
         w.reserve(later, false).expect("after Retry-After");
         assert_eq!(
             w.reserve(later, false),
-            Err(FIRST_ANSWER_POLL),
+            Err(Hold::first_answer()),
             "one request learns the window again before a burst"
         );
     }
@@ -463,15 +549,77 @@ mod tests {
             body: None,
             curl: String::new(),
         };
-        let first = budget.admit(&request, "/v2/models", false).await;
+        let long = Duration::from_secs(60);
+        let first = budget.admit(&request, "/v2/models", false, long).await;
         // The case's deadline passes mid-request: the admission is dropped, never observed.
         drop(first);
         let second = tokio::time::timeout(
             Duration::from_secs(1),
-            budget.admit(&request, "/v2/models", false),
+            budget.admit(&request, "/v2/models", false, long),
         )
         .await;
         assert!(second.is_ok(), "the next request is not held back forever");
+    }
+
+    #[tokio::test]
+    async fn a_hold_longer_than_the_case_may_wait_is_refused_at_once() {
+        let budget = Budget::new(0.0, 4);
+        let request = Request {
+            method: "POST",
+            url: "http://h/v2/images/generations".into(),
+            headers: vec![("Authorization".into(), "Bearer k1".into())],
+            body: None,
+            curl: String::new(),
+        };
+        let template = "/v2/images/generations";
+        let may_wait = Duration::from_secs(60);
+        let first = budget
+            .admit(&request, template, false, may_wait)
+            .await
+            .expect("nothing known yet");
+        let mut throttled = crate::check::testing::response(429, &[("retry-after", "3000")], "{}");
+        throttled
+            .headers
+            .push(("x-ratelimit-remaining".into(), "0".into()));
+        budget.observe(first, Some(&throttled), true);
+        let held = tokio::time::timeout(
+            Duration::from_secs(1),
+            budget.admit(&request, template, false, may_wait),
+        )
+        .await
+        .expect("refused at once, not waited out")
+        .expect_err("held");
+        assert_eq!(held.by, HeldBy::RetryAfter);
+        assert_eq!(held.wait.as_secs().div_ceil(10) * 10, 3000);
+        let other = Request {
+            url: "http://h/v2/models".into(),
+            method: "GET",
+            ..request
+        };
+        let models = tokio::time::timeout(
+            Duration::from_secs(1),
+            budget.admit(&other, "/v2/models", false, may_wait),
+        )
+        .await
+        .expect("another endpoint is not held");
+        assert!(models.is_ok());
+    }
+
+    #[test]
+    fn an_implausible_reset_is_a_capped_wait() {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+            .to_string();
+        let r = crate::check::testing::response(
+            200,
+            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &ms)],
+            "{}",
+        );
+        assert_eq!(
+            super::said(&r, false).reset_in,
+            Some(IMPLAUSIBLE_RESET_WAIT)
+        );
     }
 
     #[test]

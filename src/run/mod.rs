@@ -13,7 +13,7 @@ mod step;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use budget::Budget;
+pub use budget::{Budget, Held, HeldBy, IMPLAUSIBLE_RESET_WAIT};
 pub use outcome::{CaseResult, Inconclusive, NotRun, Outcome, StepRecord};
 pub use schedule::{Done, Job, spawn};
 pub use signals::{KeyAnswer, Signals, StoppedAnswering};

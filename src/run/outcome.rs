@@ -73,6 +73,22 @@ pub enum Inconclusive {
         /// The endpoint (the case's path).
         endpoint: String,
     },
+    /// The target asked to hold a request back longer than the case may wait (a `Retry-After`
+    /// or a spent window); the case ended at once and the run went on.
+    AskedToWait {
+        /// How long the target asked to wait, in whole seconds.
+        secs: u64,
+        /// Why the request is held.
+        by: crate::run::HeldBy,
+        /// The request's method.
+        method: &'static str,
+        /// The endpoint (the case's path).
+        endpoint: String,
+        /// Whose key: a role, or the case's own `Authorization`.
+        key: String,
+        /// What the case may wait.
+        may_wait: Duration,
+    },
     /// The case's own time ran out before it sent its first request.
     NeverSent {
         /// `ERRCONTRACT_CASE_DEADLINE_S`.
@@ -104,6 +120,18 @@ impl std::fmt::Display for Inconclusive {
             Inconclusive::ClosedBeforeAnswer { method, endpoint } => write!(
                 f,
                 "inconclusive: the connection closed before any byte of the answer to {method} {endpoint}; the request bills if accepted and may have been processed, so it was not sent again"
+            ),
+            Inconclusive::AskedToWait {
+                secs,
+                by,
+                method,
+                endpoint,
+                key,
+                may_wait,
+            } => write!(
+                f,
+                "inconclusive: the target asked to wait {secs} s before the next {method} {endpoint} with the {key} ({by}); more than the {} s this case may wait (ERRCONTRACT_THROTTLE_BUDGET_S, within ERRCONTRACT_RUN_DEADLINE_S), so it ended at once and the run went on",
+                may_wait.as_secs()
             ),
             Inconclusive::NeverSent { deadline } => write!(
                 f,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::case::{Expect, Poll, Step};
+use crate::case::{Auth, Expect, Poll, Step};
 use crate::check::{self, CheckContext, CheckName, Finding, Verdict};
 use crate::probe::{Exchange, TransportError};
 use crate::request::{self, Request, Vars};
@@ -231,9 +231,13 @@ impl Runner {
         let mut request = request;
         let mut resent = false;
         loop {
-            let exchange = self
-                .send(request, &spec.request.path, expects_throttle, clock, resent)
-                .await;
+            let exchange = match self
+                .send(request, spec, expects_throttle, clock, resent)
+                .await
+            {
+                Ok(exchange) => exchange,
+                Err(why) => return Err((why, requests, notes)),
+            };
             requests += 1;
             if let (Err(TransportError::Closed(detail)), false) = (&exchange.response, resent) {
                 let method = exchange.request.method;
@@ -296,17 +300,35 @@ impl Runner {
         }
     }
 
+    /// Send one request when the budget lets it; a hold longer than the case may wait ends the
+    /// case at once, saying what the target asked.
     async fn send(
         &self,
         request: Request,
-        template: &str,
+        spec: &Step,
         expects_throttle: bool,
         clock: &Clock,
         fresh: bool,
-    ) -> Exchange {
+    ) -> Result<Exchange, Inconclusive> {
+        let template = &spec.request.path;
+        let may_wait = self.may_wait();
         let admitted = clock
-            .off_the_clock(self.budget.admit(&request, template, expects_throttle))
+            .off_the_clock(
+                self.budget
+                    .admit(&request, template, expects_throttle, may_wait),
+            )
             .await;
+        let admitted = admitted.map_err(|held| Inconclusive::AskedToWait {
+            secs: held.wait.as_secs_f64().round() as u64,
+            by: held.by,
+            method: request.method,
+            endpoint: template.clone(),
+            key: match &spec.request.auth {
+                Auth::Role(role) => format!("{} key", role.as_str()),
+                Auth::Explicit { .. } => "case's own Authorization".to_string(),
+            },
+            may_wait,
+        })?;
         clock.sent();
         let sent = std::time::Instant::now();
         let exchange = if fresh {
@@ -318,7 +340,17 @@ impl Runner {
         let response = exchange.response.as_ref().ok();
         let throttled = response.is_some_and(|r| self.contract.table.is_throttle_status(r.status));
         self.budget.observe(admitted, response, throttled);
-        exchange
+        Ok(exchange)
+    }
+
+    /// How long a request may be held back for the budget: the throttle budget, and never past
+    /// the run deadline.
+    fn may_wait(&self) -> Duration {
+        let left = self
+            .settings
+            .run_deadline
+            .saturating_sub(self.started.elapsed());
+        self.settings.throttle_budget.min(left)
     }
 
     fn check(&self, exchange: &Exchange, expect: Option<(&Expect, &str)>) -> Verdict {

@@ -31,4 +31,5 @@ mod schema_files;
 mod secrets;
 mod singleton_fields;
 mod tls;
+mod waits;
 mod workflow;
