@@ -4,7 +4,8 @@
 //! - `ERRCONTRACT_CONCURRENCY`: requests in flight at most;
 //! - the target's own word: `X-RateLimit-Remaining` / `X-RateLimit-Reset` (no request is sent
 //!   into a window the target said is spent) and `Retry-After` on a throttling response (no
-//!   request until it passes). Windows are kept per key and endpoint (method and path
+//!   request until it passes); where a target sends the IETF draft's `RateLimit` and
+//!   `RateLimit-Policy` instead, those (`rate_limit_draft`). Windows are kept per key and endpoint (method and path
 //!   template): a target that reports its limit on a poll need not count polls against it.
 //!
 //! A step that expects the throttling response is exempt from the target's word: it is there to
@@ -357,24 +358,37 @@ fn said(r: &Incoming, throttled: bool) -> Said {
     let int = |name: &str| r.header(name).and_then(|v| v.trim().parse::<u64>().ok());
     let now = SystemTime::now();
     let unix_now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let plausible = |reset_in: Duration| {
+        if reset_in.as_secs() > crate::check::MAX_RESET_SKEW_S as u64 {
+            IMPLAUSIBLE_RESET_WAIT
+        } else {
+            reset_in
+        }
+    };
+    let retry_after = if throttled {
+        r.header("retry-after")
+            .and_then(|h| crate::check::parse_retry_after(h, now).ok())
+            .map(Duration::from_secs)
+    } else {
+        None
+    };
+    let remaining = int("x-ratelimit-remaining");
+    if remaining.is_none()
+        && let Some(draft) = super::rate_limit_draft::read(r)
+    {
+        return Said {
+            limit: draft.limit,
+            remaining: Some(draft.remaining),
+            reset_in: draft.reset_in.map(plausible),
+            retry_after,
+        };
+    }
     Said {
         limit: int("x-ratelimit-limit"),
-        remaining: int("x-ratelimit-remaining"),
-        reset_in: int("x-ratelimit-reset").map(|reset| {
-            let reset_in = Duration::from_secs(reset).saturating_sub(unix_now);
-            if reset_in.as_secs() > crate::check::MAX_RESET_SKEW_S as u64 {
-                IMPLAUSIBLE_RESET_WAIT
-            } else {
-                reset_in
-            }
-        }),
-        retry_after: if throttled {
-            r.header("retry-after")
-                .and_then(|h| crate::check::parse_retry_after(h, now).ok())
-                .map(Duration::from_secs)
-        } else {
-            None
-        },
+        remaining,
+        reset_in: int("x-ratelimit-reset")
+            .map(|reset| plausible(Duration::from_secs(reset).saturating_sub(unix_now))),
+        retry_after,
     }
 }
 

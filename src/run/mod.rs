@@ -6,6 +6,7 @@ mod budget;
 mod clock;
 mod liveness;
 mod outcome;
+mod rate_limit_draft;
 mod schedule;
 mod signals;
 mod step;

@@ -143,3 +143,26 @@ async fn a_reset_in_milliseconds_is_a_finding_and_a_capped_wait_not_a_stall() {
     assert!(!all.contains("run deadline"), "{all}");
     assert!(passed(&all, "case::routing/r0"), "{all}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ietf_draft_ratelimit_field_holds_its_window_too() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/images/generations"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_raw(BAD_RESOLUTION, "application/json")
+                .insert_header("RateLimit-Policy", r#""images";q=3;w=3600"#)
+                .insert_header("RateLimit", r#""images";r=0;t=3000"#),
+        )
+        .mount(&server)
+        .await;
+    not_found_elsewhere(&server).await;
+    let out = run(&server.uri(), &[]).await;
+    let all = text(&out);
+    assert!(
+        all.contains("asked to wait 3000 s before the next POST /v2/images/generations with the valid key (its rate-limit window is spent until the reset)"),
+        "{all}"
+    );
+    assert!(passed(&all, "case::routing/r1"), "{all}");
+}
