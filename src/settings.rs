@@ -49,6 +49,9 @@ pub struct Settings {
     /// `ERRCONTRACT_MAX_TIMEOUTS`: requests in a row without an answer after which the target
     /// is taken to have stopped answering.
     pub max_timeouts: usize,
+    /// `ERRCONTRACT_POLL_BUDGET_S`: how long a long-running job (a video) is polled at least;
+    /// a case's own `timeout_ms` counts when longer.
+    pub poll_budget: Duration,
     /// `ERRCONTRACT_CA_CERT`: a PEM file of CAs trusted on top of the system's (a staging CA).
     pub ca_cert: Option<PathBuf>,
     /// `ERRCONTRACT_CLIENT_CERT` and `ERRCONTRACT_CLIENT_KEY`: the PEM certificate chain and
@@ -245,6 +248,7 @@ impl Settings {
             })?,
             max_timeouts: num("ERRCONTRACT_MAX_TIMEOUTS", 5.0, 1.0, 1_000_000.0)? as usize,
             base_url,
+            poll_budget: secs("ERRCONTRACT_POLL_BUDGET_S", 900.0, 86_400.0)?,
             ca_cert: get("ERRCONTRACT_CA_CERT").map(PathBuf::from),
             client_identity,
         })

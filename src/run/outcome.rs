@@ -89,6 +89,20 @@ pub enum Inconclusive {
         /// What the case may wait.
         may_wait: Duration,
     },
+    /// A long-running job was still processing when the poll budget ended: slow is not a
+    /// breach of the contract.
+    StillProcessing {
+        /// The status field polled.
+        field: String,
+        /// Its last value.
+        state: String,
+        /// Polls sent.
+        polls: usize,
+        /// How long the polling took.
+        after: Duration,
+        /// The poll budget.
+        budget: Duration,
+    },
     /// The case's own time ran out before it sent its first request.
     NeverSent {
         /// `ERRCONTRACT_CASE_DEADLINE_S`.
@@ -132,6 +146,18 @@ impl std::fmt::Display for Inconclusive {
                 f,
                 "inconclusive: the target asked to wait {secs} s before the next {method} {endpoint} with the {key} ({by}); more than the {} s this case may wait (ERRCONTRACT_THROTTLE_BUDGET_S, within ERRCONTRACT_RUN_DEADLINE_S), so it ended at once and the run went on",
                 may_wait.as_secs()
+            ),
+            Inconclusive::StillProcessing {
+                field,
+                state,
+                polls,
+                after,
+                budget,
+            } => write!(
+                f,
+                "inconclusive: still processing after {polls} polls in {} s ({field} still {state:?}); the poll budget is {} s (ERRCONTRACT_POLL_BUDGET_S, or the case's timeout_ms when longer)",
+                after.as_secs(),
+                budget.as_secs_f64()
             ),
             Inconclusive::NeverSent { deadline } => write!(
                 f,

@@ -36,6 +36,13 @@ struct Sent {
     notes: Vec<String>,
 }
 
+/// Each wait between polls is this much longer than the last, up to [`POLL_INTERVAL_CAP`] (or
+/// the case's own interval, when longer): a job of minutes is not asked about ten times a second.
+const POLL_BACKOFF: f64 = 1.5;
+
+/// The longest wait between polls, unless the case's interval or a `Retry-After` is longer.
+const POLL_INTERVAL_CAP: Duration = Duration::from_secs(10);
+
 impl Runner {
     pub(super) async fn step(
         &self,
@@ -68,7 +75,7 @@ impl Runner {
                     (sent, verdict)
                 }),
             Some(poll) => {
-                self.poll(request, step, poll, base, &expect_at, clock, billable)
+                self.poll(request, step, poll, &expect_at, clock, billable)
                     .await
             }
         };
@@ -126,13 +133,14 @@ impl Runner {
         request: Request,
         step: &Step,
         poll: &Poll,
-        base: &str,
         expect_at: &str,
         clock: &Clock,
         billable: bool,
     ) -> Result<(Sent, Verdict), (Inconclusive, usize, Vec<String>)> {
         let started = Instant::now();
-        let timeout = Duration::from_millis(poll.timeout_ms);
+        let budget = Duration::from_millis(poll.timeout_ms).max(self.settings.poll_budget);
+        let mut interval = Duration::from_millis(poll.interval_ms);
+        let longest = interval.max(POLL_INTERVAL_CAP);
         let mut requests = 0;
         let mut notes = Vec::new();
         let mut request = request;
@@ -156,11 +164,8 @@ impl Runner {
                     other => other.to_string(),
                 });
             let terminal = state.as_ref().is_some_and(|s| poll.terminal.contains(s));
-            let ok_response = sent
-                .exchange
-                .response
-                .as_ref()
-                .is_ok_and(|r| (200..300).contains(&r.status));
+            let response = sent.exchange.response.as_ref().ok();
+            let ok_response = response.is_some_and(|r| (200..300).contains(&r.status));
             if terminal || !ok_response || !intermediate.passed() {
                 let verdict = self.check(&sent.exchange, Some((&step.expect, expect_at)));
                 return Ok((
@@ -172,35 +177,26 @@ impl Runner {
                     verdict,
                 ));
             }
-            if started.elapsed() + Duration::from_millis(poll.interval_ms) > timeout {
-                let last_state = state.unwrap_or_else(|| format!("(no {})", poll.field));
-                let mut verdict = intermediate;
-                verdict.findings.push(
-                    Finding::new(
-                        CheckName::Poll,
-                        format!(
-                            "{} reaching one of {:?} within {} ms",
-                            poll.field, poll.terminal, poll.timeout_ms
-                        ),
-                        format!(
-                            "still {last_state:?} after {requests} polls in {} ms",
-                            started.elapsed().as_millis()
-                        ),
-                    )
-                    .at(format!("{base}/poll/terminal")),
-                );
-                return Ok((
-                    Sent {
-                        requests,
-                        notes,
-                        ..sent
-                    },
-                    verdict,
-                ));
+            // The target's own word on when to look again wins over the backoff.
+            let asked = response
+                .and_then(|r| r.header("retry-after"))
+                .and_then(|h| check::parse_retry_after(h, SystemTime::now()).ok())
+                .map(Duration::from_secs);
+            let wait = asked.unwrap_or(interval);
+            if started.elapsed() + wait > budget {
+                let why = Inconclusive::StillProcessing {
+                    field: poll.field.clone(),
+                    state: state.unwrap_or_else(|| format!("(no {})", poll.field)),
+                    polls: requests,
+                    after: started.elapsed(),
+                    budget,
+                };
+                return Err((why, requests, notes));
             }
             // The next poll is the same request: take it back from this exchange.
             request = sent.exchange.request;
-            tokio::time::sleep(Duration::from_millis(poll.interval_ms)).await;
+            clock.off_the_clock(tokio::time::sleep(wait)).await;
+            interval = interval.mul_f64(POLL_BACKOFF).min(longest);
         }
     }
 

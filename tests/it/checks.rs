@@ -315,7 +315,12 @@ fn rows() -> Vec<Row> {
                 (
                     "GET",
                     "/v2/videos/generations/req-01HXYZVIDEO1234",
-                    json_response(200, &pending),
+                    // Failed as the case expects, but with an empty `id`.
+                    json_response(
+                        200,
+                        &json!({"id": "", "status": "failed", "error":
+                            {"code": "server_error", "message": "Generation timed out."}}),
+                    ),
                 ),
             ],
             fails: &["poll"],

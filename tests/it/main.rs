@@ -22,6 +22,7 @@ mod gate;
 mod guards;
 mod hostile_reference;
 mod lean_tree;
+mod long_jobs;
 mod mutants;
 mod output;
 mod proxy;

@@ -901,21 +901,6 @@ fn catalog() -> Vec<Mutant> {
                 }
             },
         ),
-        mutant(
-            "video_never_leaves_pending",
-            "a video that stays `pending` forever",
-            VIDEO_FAILURE,
-            "poll",
-            "still \"pending\"",
-            |seen, r| {
-                if is_poll(seen) {
-                    r.edit(|v| v["status"] = json!("pending"));
-                    r.edit(|v| {
-                        v.as_object_mut().map(|o| o.remove("error"));
-                    });
-                }
-            },
-        ),
         // Leaks.
         mutant(
             "stack_trace_python",
