@@ -10,9 +10,9 @@ use crate::contract::Contract;
 use crate::locate::LineCol;
 
 use super::error::{CaseError, CaseErrors};
-use super::lint::collisions;
 use super::load::load;
 use super::model::{Case, DERIVED_PREFIX, TRIAL_PREFIX};
+use super::rules::collisions;
 
 /// The trial name of a case file below `root`: `area/name` (`/` on every platform, the
 /// `.json` taken off once).
@@ -286,15 +286,6 @@ pub fn load_all(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
     let found = discover(root)?;
     let mut loaded = Loaded::files(root, found.files, contract);
     loaded.warnings = found.warnings;
-    Ok(loaded)
-}
-
-/// The whole suite below `root`: every case file and every case its templates derive.
-pub fn suite(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
-    let mut loaded = load_all(root, contract)?;
-    let derived = super::derive_all(root, contract)?;
-    loaded.cases.extend(derived.cases);
-    loaded.broken.extend(derived.broken);
     Ok(loaded)
 }
 
