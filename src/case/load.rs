@@ -13,9 +13,9 @@ use serde_json::Value;
 use crate::contract::Contract;
 use crate::locate::{self, LineCol, SourceMap, SpanIndex};
 
-use super::discover::case_name;
 use super::error::{CaseError, CaseErrors};
 use super::model::{Case, CaseSpec, MAX_CASE_BYTES, Step};
+use super::name::case_name;
 use super::rules::{self, Problem};
 use super::schema::{Violation, explain_schema_error, json_kind};
 

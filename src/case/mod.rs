@@ -6,21 +6,24 @@
 mod discover;
 mod error;
 mod load;
+mod loaded;
 mod model;
 mod models;
+mod name;
 mod rules;
 mod schema;
 mod template;
+mod template_load;
 
-pub use discover::{
-    BadName, Broken, Discovered, Loaded, case_name, derivation_inputs, discover, file_of, load_all,
-};
+pub use discover::{Discovered, MODELS_SUFFIX, TEMPLATE_SUFFIX, derivation_inputs, discover};
 pub use error::{CaseError, CaseErrors, field_name};
 pub use load::{load, parse};
+pub use loaded::{Broken, Loaded, load_all};
 pub use model::*;
-pub use models::{MODELS_SUFFIX, ModelList, ModelValues, Models};
+pub use models::{ModelList, ModelValues, Models};
+pub use name::{BadName, case_name, file_of};
 pub use rules::{Problem, advice, collisions, placeholders};
 pub use template::{
-    JsonType, Param, Place, Segment, TEMPLATE_SUFFIX, Template, load_template, pointer_of,
-    segments, template_name,
+    JsonType, Param, Place, Segment, Template, pointer_of, segments, template_name,
 };
+pub use template_load::load_template;

@@ -297,7 +297,11 @@ impl Document {
             serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(VERSION) => {}
-            Some(v) => return Err(format(format!("it is version {v}"))),
+            Some(v) => {
+                return Err(format(format!(
+                    "it is version {v}, written by another errcontract: run the suite again with this one"
+                )));
+            }
             None => return Err(format("it has no version".into())),
         }
         serde_json::from_value(value).map_err(|e| format(e.to_string()))
