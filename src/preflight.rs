@@ -167,19 +167,21 @@ impl PreflightError {
     }
 
     /// What to do about it.
-    pub fn help(&self) -> String {
-        let nothing = "; no case was run";
+    pub fn help(&self) -> &'static str {
         match self {
             PreflightError::Unreachable { .. } => {
-                format!("check ERRCONTRACT_BASE_URL and that the service is up{nothing}")
+                "check ERRCONTRACT_BASE_URL and that the service is up; no case was run"
             }
-            PreflightError::Tls { failure, .. } => format!("{}{nothing}", failure.help()),
-            PreflightError::Proxy { var, why, .. } => match why {
-                ProxyRefusal::AuthRequired => format!(
-                    "put the proxy's user and password in {var} (http://user:password@host:port), or add the target's host to NO_PROXY{nothing}"
-                ),
-                _ => format!("check {var} (and NO_PROXY, to reach the target directly){nothing}"),
-            },
+            PreflightError::Tls { failure, .. } => failure.help(),
+            PreflightError::Proxy {
+                why: ProxyRefusal::AuthRequired,
+                ..
+            } => {
+                "put the proxy's user and password in the variable named (http://user:password@host:port), or add the target's host to NO_PROXY; no case was run"
+            }
+            PreflightError::Proxy { .. } => {
+                "check the proxy variable named (and NO_PROXY, to reach the target directly); no case was run"
+            }
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct Settings {
     /// `ERRCONTRACT_CLIENT_CERT` and `ERRCONTRACT_CLIENT_KEY`: the PEM certificate chain and
     /// private key presented to a target that asks for a client certificate.
     pub client_identity: Option<(PathBuf, PathBuf)>,
+    /// Whether nextest runs this process (`NEXTEST` is set): one process per trial, each
+    /// leaving a fragment of the reports for `errcontract report` to merge.
+    pub under_nextest: bool,
 }
 
 /// A variable with a value errcontract cannot use.
@@ -247,6 +250,7 @@ impl Settings {
                 )
             })?,
             max_timeouts: num("ERRCONTRACT_MAX_TIMEOUTS", 5.0, 1.0, 1_000_000.0)? as usize,
+            under_nextest: get("NEXTEST").is_some(),
             base_url,
             poll_budget: secs("ERRCONTRACT_POLL_BUDGET_S", 900.0, 86_400.0)?,
             ca_cert: get("ERRCONTRACT_CA_CERT").map(PathBuf::from),

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeSet;
 
+use super::{Subject, Verdict};
 use crate::check::CheckName;
-use crate::report::Kind;
-use crate::report::json::Document;
 
 use super::known_failures::{FILL_IN, RawEntry, RawFile, entry_name, glob_of, written_name};
 
@@ -33,9 +32,25 @@ pub struct Written {
     pub kept: usize,
 }
 
-/// The known-failures file for the run in `report`, keeping what `existing` (the text of the
+/// One trial of a run, as the known-failures file sees it (from a `report.json` record).
+#[derive(Debug, Clone, Copy)]
+pub struct RunTrial<'a> {
+    /// The trial's name.
+    pub name: &'a str,
+    /// What it is of: only cases are listed.
+    pub subject: Subject,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The checks it failed.
+    pub failed: &'a [CheckName],
+}
+
+/// The known-failures file for a run's `trials`, keeping what `existing` (the text of the
 /// file being rewritten) already says. Fails only when `existing` is not a known-failures file.
-pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Written, String> {
+pub fn write_from_run<'a>(
+    trials: impl IntoIterator<Item = RunTrial<'a>>,
+    existing: Option<&str>,
+) -> Result<Written, String> {
     let file: RawFile = match existing {
         Some(text) => serde_json::from_str(text)
             .map_err(|e| format!("the file to update is not a known-failures file: {e}"))?,
@@ -47,21 +62,20 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
             known_failures: Vec::new(),
         },
     };
-    let failing = |k: Kind| matches!(k, Kind::Failed | Kind::ExpectedFailure);
-    let passing = |k: Kind| matches!(k, Kind::Passed | Kind::UnexpectedPass);
+    let failing = |k: Verdict| matches!(k, Verdict::Failed | Verdict::ExpectedFailure);
+    let passing = |k: Verdict| matches!(k, Verdict::Passed | Verdict::UnexpectedPass);
     // Cases only: the gate's own trial is not a case to list.
-    let cases: Vec<(&str, Kind, &[CheckName])> = report
-        .cases
-        .iter()
-        .filter(|c| !c.name.starts_with("gate::"))
-        .map(|c| (c.name.as_str(), c.outcome, c.failed_checks.as_slice()))
+    let cases: Vec<(&str, Verdict, &[CheckName])> = trials
+        .into_iter()
+        .filter(|t| t.subject == Subject::Case)
+        .map(|t| (t.name, t.verdict, t.failed))
         .collect();
     let mut written = Written::default();
     let mut entries: Vec<RawEntry> = Vec::new();
     for mut entry in file.known_failures {
         let name = entry_name(&entry.case);
         let glob = glob_of(&name);
-        let matched: Vec<&(&str, Kind, &[CheckName])> = cases
+        let matched: Vec<&(&str, Verdict, &[CheckName])> = cases
             .iter()
             .filter(|(c, _, _)| match &glob {
                 Some(g) => g.is_match(c),
@@ -151,24 +165,42 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
 mod tests {
     use super::*;
 
-    /// A report of `cases`: (name, outcome, failed checks).
-    fn report(cases: &[(&str, &str, &[&str])]) -> Document {
-        let cases: Vec<serde_json::Value> = cases
+    /// A run of `cases`: (name, verdict, failed checks); `gate::` names the file's own trial.
+    fn report(
+        cases: &[(&'static str, &str, &[&str])],
+    ) -> Vec<(&'static str, Subject, Verdict, Vec<CheckName>)> {
+        cases
             .iter()
-            .map(|(name, outcome, failed)| {
-                serde_json::json!({
-                    "name": name, "file": "f", "outcome": outcome, "reason": null,
-                    "checks": {}, "failed_checks": failed, "findings": [], "message": null,
-                    "notes": [], "elapsed_ms": 1, "evidence": null, "rerun": null,
-                })
+            .map(|(name, verdict, failed)| {
+                let subject = if name.starts_with("gate::") {
+                    Subject::KnownFailuresFile
+                } else {
+                    Subject::Case
+                };
+                let verdict =
+                    serde_json::from_value(serde_json::json!(verdict)).expect("a verdict");
+                let failed = failed
+                    .iter()
+                    .map(|c| serde_json::from_value(serde_json::json!(c)).expect("a check"))
+                    .collect();
+                (*name, subject, verdict, failed)
             })
-            .collect();
-        serde_json::from_value(serde_json::json!({
-            "version": 1, "tool": "errcontract", "target": "t", "contract": "sha256:00",
-            "run": "r", "written_ms": 0, "summary": {}, "cases": cases,
-            "coverage": {"codes": [], "rows": [], "derived": []},
-        }))
-        .expect("a report")
+            .collect()
+    }
+
+    fn write_from_report(
+        run: &[(&'static str, Subject, Verdict, Vec<CheckName>)],
+        existing: Option<&str>,
+    ) -> Result<Written, String> {
+        write_from_run(
+            run.iter().map(|(name, subject, verdict, failed)| RunTrial {
+                name,
+                subject: *subject,
+                verdict: *verdict,
+                failed,
+            }),
+            existing,
+        )
     }
 
     fn entries(text: &str) -> Vec<serde_json::Value> {

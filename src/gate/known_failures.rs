@@ -317,7 +317,7 @@ impl KnownFailures {
             return Err(FileProblems(problems));
         }
         Ok(KnownFailures {
-            file: crate::report::display_path(path),
+            file: crate::locate::display_path(path),
             entries,
         })
     }

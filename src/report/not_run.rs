@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{Entry, Kind};
+use super::Entry;
+use crate::gate::Verdict;
 
 /// The summary text, or nothing when every case ran to a verdict.
 pub fn summary(entries: &[Entry]) -> String {
     let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
     let not_run = entries
         .iter()
-        .filter(|e| matches!(e.kind, Kind::Ignored | Kind::Inconclusive));
+        .filter(|e| matches!(e.kind, Verdict::Ignored | Verdict::Inconclusive));
     for why in not_run.filter_map(|e| e.reason.as_deref()) {
         *by_reason.entry(why).or_default() += 1;
     }

@@ -68,7 +68,7 @@ fn the_templates_derive_at_least_150_distinct_trials_over_every_endpoint() {
     }
     // Every endpoint of the coverage matrix has a template.
     let contract = support::contract();
-    let loaded = errcontract::case::derive_all(&cases(), &contract).expect("templates load");
+    let loaded = errcontract::derive::derive_all(&cases(), &contract).expect("templates load");
     assert!(loaded.broken.is_empty(), "{:?}", loaded.broken);
     for endpoint in &contract.endpoints {
         assert!(
@@ -447,7 +447,8 @@ fn list_names_the_derived_trials_without_reaching_the_target() {
 #[tokio::test]
 async fn the_failure_of_a_derived_case_is_snapshot_tested() {
     let server = blaming_target("parameter_missing", "model").await;
-    let loaded = errcontract::case::derive_all(&cases(), &support::contract()).expect("templates");
+    let loaded =
+        errcontract::derive::derive_all(&cases(), &support::contract()).expect("templates");
     let case = loaded
         .cases
         .iter()

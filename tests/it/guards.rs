@@ -155,9 +155,16 @@ async fn every_valid_key_case_refused_says_the_key_is_wrong() {
         .mount(&server)
         .await;
     let dir = routing_cases(3);
+    let reports = tempfile::tempdir().expect("temp dir");
     let o = output(errcontract(
         dir.path(),
-        &[("ERRCONTRACT_BASE_URL", &server.uri())],
+        &[
+            ("ERRCONTRACT_BASE_URL", &server.uri()),
+            (
+                "ERRCONTRACT_REPORT_DIR",
+                reports.path().to_str().expect("utf-8"),
+            ),
+        ],
     ))
     .await;
     assert_eq!(
@@ -172,6 +179,17 @@ async fn every_valid_key_case_refused_says_the_key_is_wrong() {
         "{}",
         text(&o)
     );
+    // The report says which guard fired as data, for CI to branch on without reading prose.
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.path().join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    crate::gate::valid_report(&doc);
+    let guard = &doc["guards"][0];
+    assert_eq!(guard["guard"], "key_rejected", "{guard}");
+    assert_eq!(guard["status"], 401, "{guard}");
+    assert_eq!(guard["exit_code"], exit::KEY_REJECTED, "{guard}");
+    assert_eq!(doc["exit_code"], exit::KEY_REJECTED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

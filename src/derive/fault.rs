@@ -5,8 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::lint::Problem;
-use super::template::{JsonType, Param, Place, Segment, Template, pointer_of, segments};
+use crate::case::{JsonType, Param, Place, Problem, Segment, Template, pointer_of, segments};
 
 /// Which code of `faults.json` a fault expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
