@@ -45,12 +45,17 @@ pub const PROXY: u8 = 13;
 /// stdout or stderr could not be written (a full disk, `> /dev/full`); said on the other
 /// stream when it can be.
 pub const OUTPUT_UNWRITABLE: u8 = 14;
+/// The run was interrupted by SIGINT (ctrl-c); the cases left are "not run: interrupted" and
+/// the reports were written. 128 + the signal's number, as shells report it.
+pub const INTERRUPTED: u8 = 130;
+/// The run was stopped by SIGTERM (a cancelled CI job); as [`INTERRUPTED`].
+pub const TERMINATED: u8 = 143;
 /// A case failed, or a listed case passed (an unexpected pass); libtest's own code for a
 /// failed test.
 pub const FAILED: u8 = 101;
 
 /// Every code, with its name as the README's table gives it.
-pub const ALL: [(u8, &str); 16] = [
+pub const ALL: [(u8, &str); 18] = [
     (OK, "OK"),
     (INVALID_CASES, "INVALID_CASES"),
     (SETUP, "SETUP"),
@@ -66,6 +71,8 @@ pub const ALL: [(u8, &str); 16] = [
     (TLS, "TLS"),
     (PROXY, "PROXY"),
     (OUTPUT_UNWRITABLE, "OUTPUT_UNWRITABLE"),
+    (INTERRUPTED, "INTERRUPTED"),
+    (TERMINATED, "TERMINATED"),
     (FAILED, "FAILED"),
 ];
 

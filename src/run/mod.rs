@@ -4,6 +4,7 @@
 
 mod budget;
 mod clock;
+mod interrupt;
 mod liveness;
 mod outcome;
 mod rate_limit_draft;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use budget::{Budget, Held, HeldBy, IMPLAUSIBLE_RESET_WAIT};
+pub use interrupt::{GRACE, Interrupt, Signal};
 pub use outcome::{CaseResult, Inconclusive, NotRun, Outcome, StepRecord};
 pub use schedule::{Event, spawn};
 pub use signals::{KeyAnswer, Signals, StoppedAnswering};
@@ -38,6 +40,7 @@ pub struct Runner {
     budget: Budget,
     liveness: Liveness,
     started: Instant,
+    interrupt: Interrupt,
 }
 
 impl std::fmt::Debug for Runner {
@@ -59,7 +62,15 @@ impl Runner {
             target,
             settings,
             started: Instant::now(),
+            interrupt: Interrupt::default(),
         }
+    }
+
+    /// The runner, stopped by `interrupt`: no request is sent after its signal, and the cases
+    /// under way end "not run: interrupted" once the requests in flight had [`GRACE`].
+    pub fn interruptible(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
     }
 
     /// The target.
@@ -114,6 +125,9 @@ impl Runner {
         if let Some(why) = self.precondition(case) {
             return early(Outcome::Ignored(why));
         }
+        if let Some(signal) = self.interrupt.raised() {
+            return early(Outcome::Ignored(NotRun::Interrupted(signal)));
+        }
         if self.started.elapsed() > self.settings.run_deadline {
             return early(Outcome::Inconclusive(Inconclusive::RunDeadline(
                 self.settings.run_deadline,
@@ -143,6 +157,10 @@ impl Runner {
                 }
                 _ = tokio::time::sleep_until(run_ends) => {
                     outcome = Outcome::Inconclusive(Inconclusive::RunDeadline(self.settings.run_deadline));
+                    break;
+                }
+                signal = self.interrupt.grace_over() => {
+                    outcome = Outcome::Ignored(NotRun::Interrupted(signal));
                     break;
                 }
             };

@@ -16,6 +16,8 @@ pub enum NotRun {
     NeedsFeature(Feature),
     /// The case would bill if the target wrongly accepted it.
     Billable,
+    /// The run was interrupted before the case was concluded.
+    Interrupted(super::Signal),
 }
 
 impl std::fmt::Display for NotRun {
@@ -31,6 +33,11 @@ impl std::fmt::Display for NotRun {
                 f,
                 "needs the target feature {}: add it to ERRCONTRACT_FEATURES if the target has it",
                 feature.as_str()
+            ),
+            NotRun::Interrupted(signal) => write!(
+                f,
+                "not run: interrupted ({}): the run stopped sending",
+                signal.as_str()
             ),
             NotRun::Billable => f.write_str(
                 "billable if the target wrongly accepts it: set ERRCONTRACT_ALLOW_BILLABLE=1 to send it",

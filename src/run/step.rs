@@ -308,6 +308,8 @@ impl Runner {
     ) -> Result<Exchange, Inconclusive> {
         let template = &spec.request.path;
         let may_wait = self.may_wait();
+        // Interrupted: nothing more is sent; the case ends when the grace is over.
+        self.not_after_a_signal().await;
         let admitted = clock
             .off_the_clock(
                 self.budget
@@ -325,6 +327,7 @@ impl Runner {
             },
             may_wait,
         })?;
+        self.not_after_a_signal().await;
         clock.sent();
         let sent = std::time::Instant::now();
         let exchange = if fresh {
@@ -337,6 +340,13 @@ impl Runner {
         let throttled = response.is_some_and(|r| self.contract.table.is_throttle_status(r.status));
         self.budget.observe(admitted, response, throttled);
         Ok(exchange)
+    }
+
+    /// Never returns once the run is interrupted: the case is ended from above.
+    async fn not_after_a_signal(&self) {
+        if self.interrupt.raised().is_some() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// How long a request may be held back for the budget: the throttle budget, and never past

@@ -281,12 +281,12 @@ impl Connected {
             (&settings, &contract),
             today,
         )?;
-        let runner = Arc::new(Runner::new(
-            probe,
-            contract.clone(),
-            (*target).clone(),
-            settings.clone(),
-        ));
+        let interrupt = run::Interrupt::default();
+        interrupt.listen(runtime.handle());
+        let runner = Arc::new(
+            Runner::new(probe, contract.clone(), (*target).clone(), settings.clone())
+                .interruptible(interrupt.clone()),
+        );
         let events = run::spawn(runtime.handle(), runner, jobs);
         let reader = Reader {
             cases,
@@ -313,6 +313,7 @@ impl Connected {
             target,
             output,
             whole: selection.one.is_none(),
+            interrupt,
             _runtime: runtime,
             _server,
         })
@@ -330,6 +331,8 @@ pub struct Started {
     target: Arc<Target>,
     output: Output,
     whole: bool,
+    /// SIGINT and SIGTERM, listened for while the cases run.
+    interrupt: run::Interrupt,
     _runtime: tokio::runtime::Runtime,
     _server: Option<Running>,
 }
@@ -406,13 +409,17 @@ impl Started {
             self.whole,
             failed_trials > recorded as u64,
         );
-        let concluded = conclude(
+        let mut concluded = conclude(
             &mut doc,
             conclusion,
             self.settings.report_dir.as_deref(),
             &self.output,
             &self.target.secrets,
         );
+        // An interrupted run says so by its code, whatever the cases came to.
+        if let Some(signal) = self.interrupt.raised() {
+            concluded.exit_code = signal.exit_code();
+        }
         Finished { closing, concluded }
     }
 }

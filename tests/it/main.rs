@@ -21,6 +21,7 @@ mod fuzz;
 mod gate;
 mod guards;
 mod hostile_reference;
+mod interrupt;
 mod lean_tree;
 mod long_jobs;
 mod mutants;
