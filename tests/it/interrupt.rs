@@ -14,7 +14,8 @@ use tokio::net::TcpListener;
 
 use crate::support::{UNKNOWN_PATH_CASE, VALID_KEY};
 
-/// A target that reads requests and never answers; how many connections it took.
+/// A target that reads requests and never answers; how many connections carried a request
+/// (the first connection's check opens one and sends nothing).
 async fn silent() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -22,12 +23,17 @@ async fn silent() -> (String, Arc<AtomicUsize>) {
     let counted = seen.clone();
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
+            let counted = counted.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
+                let mut first = true;
                 while let Ok(n) = conn.read(&mut buf).await {
                     if n == 0 {
                         break;
+                    }
+                    if first {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        first = false;
                     }
                 }
             });
