@@ -152,7 +152,17 @@ pub struct FrontTls {
     pub client_ca: Option<CertificateDer<'static>>,
 }
 
+/// A TLS front that serves the upstream below a path prefix (`/api`), as a gateway does:
+/// a request outside it gets a 502.
+pub async fn tls_front_below(upstream: String, tls: FrontTls, prefix: &'static str) -> Front {
+    front(upstream, tls, prefix).await
+}
+
 pub async fn tls_front(upstream: String, tls: FrontTls) -> Front {
+    front(upstream, tls, "").await
+}
+
+async fn front(upstream: String, tls: FrontTls, prefix: &'static str) -> Front {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -195,7 +205,7 @@ pub async fn tls_front(upstream: String, tls: FrontTls) -> Front {
                 };
                 let service = hyper::service::service_fn(move |req| {
                     counted.fetch_add(1, Ordering::SeqCst);
-                    forward(client.clone(), upstream.clone(), req)
+                    forward(client.clone(), upstream.clone(), prefix, req)
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),
@@ -215,6 +225,7 @@ pub async fn tls_front(upstream: String, tls: FrontTls) -> Front {
 async fn forward(
     client: reqwest::Client,
     upstream: String,
+    prefix: &'static str,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
     use http_body_util::BodyExt;
@@ -225,6 +236,12 @@ async fn forward(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let Some(path) = path.strip_prefix(prefix) else {
+        return Ok(hyper::Response::builder()
+            .status(502)
+            .body(Default::default())
+            .expect("502"));
+    };
     let mut out = client.request(parts.method.clone(), format!("{upstream}{path}"));
     for (name, value) in &parts.headers {
         if name != hyper::header::HOST {

@@ -248,3 +248,28 @@ async fn a_ca_file_that_is_not_pem_is_a_setup_error_naming_it() {
     assert_eq!(out.status.code(), Some(i32::from(exit::SETUP)), "{all}");
     assert!(all.contains("ERRCONTRACT_CA_CERT="), "{all}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_url_with_a_path_prefix_is_kept() {
+    let pki = Pki::new("staging");
+    let (server, key) = fronts::reference().await;
+    let front = fronts::tls_front_below(
+        server.base_url(),
+        FrontTls {
+            leaf: pki.server(&["localhost"], Validity::Now),
+            alpn: alpn(H2),
+            client_ca: None,
+        },
+        "/api",
+    )
+    .await
+    .holding(server);
+    let url = format!("https://localhost:{}/api", front.addr.port());
+    let out = run(
+        &url,
+        &key,
+        vec![("ERRCONTRACT_CA_CERT", pki.ca_file().into())],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
