@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 pub use budget::{Budget, Held, HeldBy, IMPLAUSIBLE_RESET_WAIT};
 pub use interrupt::{GRACE, Interrupt, Signal};
-pub use outcome::{CaseResult, Inconclusive, NotRun, Outcome, StepRecord};
+pub use outcome::{
+    AskedToWait, CaseResult, Inconclusive, NotRun, Outcome, StepRecord, StillProcessing,
+};
 pub use schedule::{Event, spawn};
 pub use signals::{KeyAnswer, Signals, StoppedAnswering};
 

@@ -82,34 +82,10 @@ pub enum Inconclusive {
     },
     /// The target asked to hold a request back longer than the case may wait (a `Retry-After`
     /// or a spent window); the case ended at once and the run went on.
-    AskedToWait {
-        /// How long the target asked to wait, in whole seconds.
-        secs: u64,
-        /// Why the request is held.
-        by: crate::run::HeldBy,
-        /// The request's method.
-        method: &'static str,
-        /// The endpoint (the case's path).
-        endpoint: String,
-        /// Whose key: a role, or the case's own `Authorization`.
-        key: String,
-        /// What the case may wait.
-        may_wait: Duration,
-    },
+    AskedToWait(Box<AskedToWait>),
     /// A long-running job was still processing when the poll budget ended: slow is not a
     /// breach of the contract.
-    StillProcessing {
-        /// The status field polled.
-        field: String,
-        /// Its last value.
-        state: String,
-        /// Polls sent.
-        polls: usize,
-        /// How long the polling took.
-        after: Duration,
-        /// The poll budget.
-        budget: Duration,
-    },
+    StillProcessing(Box<StillProcessing>),
     /// The case's own time ran out before it sent its first request.
     NeverSent {
         /// `ERRCONTRACT_CASE_DEADLINE_S`.
@@ -142,35 +118,77 @@ impl std::fmt::Display for Inconclusive {
                 f,
                 "inconclusive: the connection closed before any byte of the answer to {method} {endpoint}; the request bills if accepted and may have been processed, so it was not sent again"
             ),
-            Inconclusive::AskedToWait {
-                secs,
-                by,
-                method,
-                endpoint,
-                key,
-                may_wait,
-            } => write!(
-                f,
-                "inconclusive: the target asked to wait {secs} s before the next {method} {endpoint} with the {key} ({by}); more than the {} s this case may wait (ERRCONTRACT_THROTTLE_BUDGET_S, within ERRCONTRACT_RUN_DEADLINE_S), so it ended at once and the run went on",
-                may_wait.as_secs()
-            ),
-            Inconclusive::StillProcessing {
-                field,
-                state,
-                polls,
-                after,
-                budget,
-            } => write!(
-                f,
-                "inconclusive: still processing after {polls} polls in {} s ({field} still {state:?}); the poll budget is {} s (ERRCONTRACT_POLL_BUDGET_S, or the case's timeout_ms when longer)",
-                after.as_secs(),
-                budget.as_secs_f64()
-            ),
+            Inconclusive::AskedToWait(asked) => asked.fmt(f),
+            Inconclusive::StillProcessing(still) => still.fmt(f),
             Inconclusive::NeverSent { deadline } => write!(
                 f,
                 "inconclusive: the case deadline ({deadline:?}, ERRCONTRACT_CASE_DEADLINE_S) passed before its first request was sent; nothing was asked of the target"
             ),
         }
+    }
+}
+
+/// What the target asked that a case could not wait for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AskedToWait {
+    /// How long the target asked to wait, in whole seconds.
+    pub secs: u64,
+    /// Why the request is held.
+    pub by: crate::run::HeldBy,
+    /// The request's method.
+    pub method: &'static str,
+    /// The endpoint (the case's path).
+    pub endpoint: String,
+    /// Whose key: a role's, or (none) the case's own `Authorization`.
+    pub role: Option<Role>,
+    /// What the case may wait.
+    pub may_wait: Duration,
+}
+
+impl std::fmt::Display for AskedToWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = match self.role {
+            Some(role) => format!("{} key", role.as_str()),
+            None => "case's own Authorization".to_string(),
+        };
+        write!(
+            f,
+            "inconclusive: the target asked to wait {} s before the next {} {} with the {key} ({}); more than the {} s this case may wait (ERRCONTRACT_THROTTLE_BUDGET_S, within ERRCONTRACT_RUN_DEADLINE_S), so it ended at once and the run went on",
+            self.secs,
+            self.method,
+            self.endpoint,
+            self.by,
+            self.may_wait.as_secs()
+        )
+    }
+}
+
+/// A job still running when the poll budget ended.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StillProcessing {
+    /// The status field polled.
+    pub field: String,
+    /// Its last value.
+    pub state: String,
+    /// Polls sent.
+    pub polls: usize,
+    /// How long the polling took.
+    pub after: Duration,
+    /// The poll budget.
+    pub budget: Duration,
+}
+
+impl std::fmt::Display for StillProcessing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "inconclusive: still processing after {} polls in {} s ({} still {:?}); the poll budget is {} s (ERRCONTRACT_POLL_BUDGET_S, or the case's timeout_ms when longer)",
+            self.polls,
+            self.after.as_secs(),
+            self.field,
+            self.state,
+            self.budget.as_secs_f64()
+        )
     }
 }
 

@@ -11,7 +11,7 @@ use crate::check::{self, CheckContext, CheckName, Finding, Verdict};
 use crate::probe::{Exchange, TransportError};
 use crate::request::{self, Request, Vars};
 
-use super::{Clock, Inconclusive, Runner, StepRecord};
+use super::{AskedToWait, Clock, Inconclusive, Runner, StepRecord, StillProcessing};
 
 /// A step as it ran.
 pub(super) struct Ran {
@@ -184,13 +184,13 @@ impl Runner {
                 .map(Duration::from_secs);
             let wait = asked.unwrap_or(interval);
             if started.elapsed() + wait > budget {
-                let why = Inconclusive::StillProcessing {
+                let why = Inconclusive::StillProcessing(Box::new(StillProcessing {
                     field: poll.field.clone(),
                     state: state.unwrap_or_else(|| format!("(no {})", poll.field)),
                     polls: requests,
                     after: started.elapsed(),
                     budget,
-                };
+                }));
                 return Err((why, requests, notes));
             }
             // The next poll is the same request: take it back from this exchange.
@@ -316,16 +316,18 @@ impl Runner {
                     .admit(&request, template, expects_throttle, may_wait),
             )
             .await;
-        let admitted = admitted.map_err(|held| Inconclusive::AskedToWait {
-            secs: held.wait.as_secs_f64().round() as u64,
-            by: held.by,
-            method: request.method,
-            endpoint: template.clone(),
-            key: match &spec.request.auth {
-                Auth::Role(role) => format!("{} key", role.as_str()),
-                Auth::Explicit { .. } => "case's own Authorization".to_string(),
-            },
-            may_wait,
+        let admitted = admitted.map_err(|held| {
+            Inconclusive::AskedToWait(Box::new(AskedToWait {
+                secs: held.wait.as_secs_f64().round() as u64,
+                by: held.by,
+                method: request.method,
+                endpoint: template.clone(),
+                role: match &spec.request.auth {
+                    Auth::Role(role) => Some(*role),
+                    Auth::Explicit { .. } => None,
+                },
+                may_wait,
+            }))
         })?;
         self.not_after_a_signal().await;
         clock.sent();
