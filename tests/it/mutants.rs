@@ -723,7 +723,7 @@ fn catalog() -> Vec<Mutant> {
             "two `Content-Type` headers",
             support::RESOLUTION_CASE,
             "content_type",
-            "2 Content-Type headers",
+            "2 Content-Type fields",
             |_, r| {
                 r.headers
                     .push(("content-type".into(), "application/json".into()))
