@@ -98,3 +98,26 @@ fn serve_accepts_a_host_name_and_a_bracketed_ipv6_address() {
         None => eprintln!("skipped [::1]: no IPv6 loopback here"),
     }
 }
+
+#[test]
+fn a_stderr_that_cannot_be_written_is_said_on_stdout_with_its_own_code() {
+    let Some(full) = dev_full() else { return };
+    let cases = one_case_dir();
+    let reports = tempfile::tempdir().expect("tempdir");
+    // A run that writes reports says so on stderr.
+    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .arg("run")
+        .env("ERRCONTRACT_CASES", cases.path())
+        .env("ERRCONTRACT_REPORT_DIR", reports.path())
+        .env_remove("ERRCONTRACT_BASE_URL")
+        .stderr(full)
+        .output()
+        .expect("errcontract runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OUTPUT_UNWRITABLE)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cannot write to stderr"), "{stdout}");
+}
