@@ -78,6 +78,9 @@ impl Tally {
     }
 }
 
+/// How many of the cases without a result a guard names.
+const NAMED: usize = 10;
+
 /// A guard that fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "guard", rename_all = "snake_case")]
@@ -122,6 +125,14 @@ pub enum Guard {
 }
 
 impl Guard {
+    /// The guard over a merge whose fragments lack the cases `missing` (none if none are).
+    pub fn incomplete(missing: Vec<String>) -> Option<Guard> {
+        (!missing.is_empty()).then(|| Guard::Incomplete {
+            missing: missing.len(),
+            first: missing.into_iter().take(NAMED).collect(),
+        })
+    }
+
     /// The exit code of the guard.
     pub fn exit_code(&self) -> u8 {
         match self {

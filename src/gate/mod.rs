@@ -18,7 +18,7 @@ pub use judge::Judgement;
 pub use known_failures::{
     FILL_IN, FileProblem, FileProblems, KnownFailure, KnownFailures, format_date,
 };
-pub use verdict::{Judged, Subject, Verdict, judge};
+pub use verdict::{Judged, Subject, Verdict, judge, judge_file};
 
 /// The trial that checks the known-failures file itself (expired and stale entries): it runs
 /// once per run, and under nextest in a process of its own.

@@ -14,9 +14,6 @@ use crate::settings::Settings;
 
 use super::{Concluded, Output, conclude};
 
-/// How many of the cases without a result a merge names.
-const NAMED: usize = 10;
-
 /// What a merge came to.
 #[derive(Debug)]
 pub struct MergeOutcome {
@@ -63,13 +60,9 @@ pub fn merge(
         if merged.doc.expectations.is_some() {
             names.push(GATE_TRIAL.to_string());
         }
-        let missing = report::missing(&merged.doc, &names);
-        if !missing.is_empty() {
-            conclusion.guards.push(Guard::Incomplete {
-                missing: missing.len(),
-                first: missing.into_iter().take(NAMED).collect(),
-            });
-        }
+        conclusion
+            .guards
+            .extend(Guard::incomplete(report::missing(&merged.doc, &names)));
     }
     let cases = merged.doc.cases.len();
     let concluded = conclude(

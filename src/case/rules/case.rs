@@ -6,7 +6,7 @@ use crate::contract::{Contract, RetryAfterRule};
 use crate::locate;
 
 use super::super::model::Case;
-use super::Problem;
+use super::problem::Problem;
 
 /// The semantic rules the schema cannot say: the expectation against the table, regexes that
 /// compile, placeholders bound by an earlier capture.

@@ -6,7 +6,7 @@ use crate::locate;
 
 use super::super::model::MAX_CASE_BYTES;
 use super::super::template::{Place, Template, pointer_of, segments};
-use super::Problem;
+use super::problem::Problem;
 
 /// The rules the schema cannot say: every parameter is in the valid request with its declared
 /// type, limits fit the type, the model's lists are known, unknown-field objects exist.
