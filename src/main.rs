@@ -268,8 +268,22 @@ fn expectations(from: &std::path::Path, output: Option<&std::path::Path>) -> Exi
             return exit::code(exit::SETUP);
         }
     };
-    let written = match errcontract::gate::write_from_report(&report, existing.as_deref()) {
+    // `$schema` as seen from where the file goes (stdout: the current directory).
+    let dir = match output.and_then(std::path::Path::parent) {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let schema = errcontract::gate::schema_reference(
+        &dir,
+        &errcontract::contract::default_schemas_dir(),
+    );
+    let written = match errcontract::gate::write_from_report(&report, existing.as_deref(), schema)
+    {
         Ok(w) => w,
+        Err(e @ errcontract::gate::ExpectationsError::Guarded(_)) => {
+            eprintln!("error: {}: {e}", from.display());
+            return exit::code(exit::SETUP);
+        }
         Err(e) => {
             eprintln!("error: {}: {e}", output.unwrap_or(from).display());
             eprintln!("  help: write to another file with -o, or fix this one");

@@ -12,7 +12,9 @@ use crate::check::CheckName;
 use crate::report::Kind;
 use crate::report::json::Document;
 
-use super::known_failures::{FILL_IN, RawEntry, RawFile, entry_name, glob_of, written_name};
+use std::path::Path;
+
+use super::known_failures::{FILL_IN, RawEntry, RawFile};
 
 /// The file written, and what changed, for the person to read.
 #[derive(Debug, Clone, Default)]
@@ -33,14 +35,66 @@ pub struct Written {
     pub kept: usize,
 }
 
+/// Why a run cannot be the ground truth of a known-failures file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExpectationsError {
+    /// The run ended on a guard: its failures say something about the run, not the target.
+    #[error(
+        "the run ended on a guard, so its failures are not the target's gaps: {0}\n  help: fix what the guard says and run again; write the known-failures file from a run that ended without one"
+    )]
+    Guarded(String),
+    /// The file to update is not a known-failures file.
+    #[error("the file to update is not a known-failures file: {0}")]
+    NotAFile(String),
+}
+
+/// The `$schema` a known-failures file in `dir` points at: the path from there to `schemas`
+/// (this build's), or `None` when they share no root to walk from.
+pub fn schema_reference(dir: &Path, schemas: &Path) -> Option<String> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let schemas = std::fs::canonicalize(schemas).ok()?;
+    let common = dir
+        .components()
+        .zip(schemas.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common == 0 {
+        return None;
+    }
+    let mut parts: Vec<String> = dir
+        .components()
+        .skip(common)
+        .map(|_| "..".to_string())
+        .collect();
+    if parts.is_empty() {
+        parts.push(".".into());
+    }
+    for c in schemas.components().skip(common) {
+        parts.push(c.as_os_str().to_str()?.to_string());
+    }
+    parts.push("known-failures.schema.json".into());
+    Some(parts.join("/"))
+}
+
 /// The known-failures file for the run in `report`, keeping what `existing` (the text of the
-/// file being rewritten) already says. Fails only when `existing` is not a known-failures file.
-pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Written, String> {
+/// file being rewritten) already says; a new file's `$schema` is `schema`. Refuses a run that
+/// ended on a guard, and an `existing` text that is not a known-failures file.
+pub fn write_from_report(
+    report: &Document,
+    existing: Option<&str>,
+    schema: Option<String>,
+) -> Result<Written, ExpectationsError> {
+    if let Some(first) = report.guards.first() {
+        let first = first.to_string();
+        return Err(ExpectationsError::Guarded(
+            first.lines().next().unwrap_or_default().to_string(),
+        ));
+    }
     let file: RawFile = match existing {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| format!("the file to update is not a known-failures file: {e}"))?,
+        Some(text) => serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
+            .map_err(|e| ExpectationsError::NotAFile(e.to_string()))?,
         None => RawFile {
-            schema: Some("./schemas/known-failures.schema.json".into()),
+            schema,
             description: Some(
                 "Known gaps of this target: each failing case, why, and the ticket tracking it (errcontract, ERRCONTRACT_EXPECTATIONS)".into(),
             ),
@@ -59,26 +113,21 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
     let mut written = Written::default();
     let mut entries: Vec<RawEntry> = Vec::new();
     for mut entry in file.known_failures {
-        let name = entry_name(&entry.case);
-        let glob = glob_of(&name);
-        let matched: Vec<&(&str, Kind, &[CheckName])> = cases
-            .iter()
-            .filter(|(c, _, _)| match &glob {
-                Some(g) => g.is_match(c),
-                None => *c == name,
-            })
-            .collect();
+        let shown = entry.shown().to_string();
+        let matched: Vec<&(&str, Kind, &[CheckName])> =
+            cases.iter().filter(|(c, _, _)| entry.covers(c)).collect();
         if !matched.is_empty() && matched.iter().all(|(_, k, _)| passing(*k)) {
-            written.removed.push(written_name(&name).to_string());
+            written.removed.push(shown);
             continue;
         }
-        if glob.is_some() {
+        if entry.exact().is_none() {
             if matched.iter().any(|(_, k, _)| passing(*k)) {
                 // Part of the area is fixed: the glob would now pass cases it lists.
-                written.expanded.push(written_name(&name).to_string());
+                written.expanded.push(shown);
                 for (case, _, _) in matched.iter().filter(|(_, k, _)| failing(*k)) {
                     entries.push(RawEntry {
-                        case: written_name(case).to_string(),
+                        case: Some(case.to_string()),
+                        glob: None,
                         ..entry.clone()
                     });
                 }
@@ -101,9 +150,9 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
                     grown.join(", "),
                     entry.reason
                 );
-                written.widened.push(written_name(&name).to_string());
+                written.widened.push(shown);
             } else if now != before {
-                written.narrowed.push(written_name(&name).to_string());
+                written.narrowed.push(shown);
             } else {
                 written.kept += 1;
             }
@@ -114,34 +163,26 @@ pub fn write_from_report(report: &Document, existing: Option<&str>) -> Result<Wr
         entries.push(entry);
     }
     for (name, kind, failed) in &cases {
-        if !failing(*kind) {
+        if !failing(*kind) || entries.iter().any(|e| e.covers(name)) {
             continue;
         }
-        let covered = entries.iter().any(|e| {
-            let listed = entry_name(&e.case);
-            match glob_of(&listed) {
-                Some(g) => g.is_match(name),
-                None => listed == *name,
-            }
-        });
-        if covered {
-            continue;
-        }
-        written.added.push(written_name(name).to_string());
+        written.added.push(name.to_string());
         entries.push(RawEntry {
-            case: written_name(name).to_string(),
+            case: Some(name.to_string()),
+            glob: None,
             reason: format!("{FILL_IN}: why this case fails on this target"),
             ticket: format!("{FILL_IN}: the URL of the issue tracking it"),
             expires: None,
             checks: Some(failed.to_vec()),
         });
     }
-    entries.sort_by_key(|e| entry_name(&e.case));
+    entries.sort_by_key(|e| e.exact().unwrap_or_else(|| e.shown().to_string()));
     let file = RawFile {
         known_failures: entries,
         ..file
     };
-    let mut text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string_pretty(&file)
+        .map_err(|e| ExpectationsError::NotAFile(e.to_string()))?;
     text.push('\n');
     written.text = text;
     Ok(written)
@@ -177,7 +218,7 @@ mod tests {
     }
 
     const EXISTING: &str = r#"{"known_failures": [
-        {"case": "videos/*", "reason": "video errors are not enveloped", "ticket": "https://t/1"},
+        {"glob": "videos/*", "reason": "video errors are not enveloped", "ticket": "https://t/1"},
         {"case": "images/a", "reason": "names the wrong param", "ticket": "https://t/2", "checks": ["param", "status"]},
         {"case": "images/b", "reason": "no doc_url", "ticket": "https://t/3", "checks": ["doc_url"]}
     ]}"#;
@@ -190,12 +231,12 @@ mod tests {
             ("case::images/a", "expected_failure", &["param", "status"]),
             ("case::images/b", "expected_failure", &["doc_url"]),
         ]);
-        let w = write_from_report(&r, Some(EXISTING)).unwrap();
+        let w = write_from_report(&r, Some(EXISTING), None).unwrap();
         let e = entries(&w.text);
         assert_eq!(w.expanded, ["videos/*"]);
         let x = e
             .iter()
-            .find(|e| e["case"] == "videos/x")
+            .find(|e| e["case"] == "case::videos/x")
             .expect("videos/x listed");
         assert_eq!(
             x["ticket"], "https://t/1",
@@ -203,7 +244,7 @@ mod tests {
         );
         assert!(
             !e.iter()
-                .any(|e| e["case"] == "videos/*" || e["case"] == "videos/y")
+                .any(|e| e["glob"] == "videos/*" || e["case"] == "case::videos/y")
         );
     }
 
@@ -214,7 +255,7 @@ mod tests {
             ("case::images/b", "failed", &["doc_url", "status"]),
             ("gate::known-failures", "failed", &[]),
         ]);
-        let w = write_from_report(&r, Some(EXISTING)).unwrap();
+        let w = write_from_report(&r, Some(EXISTING), None).unwrap();
         let e = entries(&w.text);
         assert_eq!(w.narrowed, ["images/a"]);
         assert_eq!(w.widened, ["images/b"]);
@@ -230,7 +271,7 @@ mod tests {
         );
         assert!(
             !e.iter()
-                .any(|e| e["case"].as_str().unwrap().starts_with("gate::")),
+                .any(|e| e["case"].as_str().is_some_and(|c| c.starts_with("gate::"))),
             "the gate's own trial is no case to list"
         );
         assert!(

@@ -11,7 +11,7 @@ mod guards;
 mod judge;
 mod known_failures;
 
-pub use expectations::{Written, write_from_report};
+pub use expectations::{ExpectationsError, Written, schema_reference, write_from_report};
 pub use guards::{Conclusion, Guard, Tally, after_run};
 pub use judge::Judgement;
 pub use known_failures::{

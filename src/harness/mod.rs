@@ -744,7 +744,12 @@ fn judged(ctx: &TrialContext, case: &Case, result: run::CaseResult) -> (Verdict,
         secrets,
     );
     let entry = match &judgement {
-        Judgement::Expected { entry: e, .. } => entry.judged(Kind::ExpectedFailure, &e.ticket),
+        Judgement::Expected { entry: e, .. } => {
+            let mut entry = entry.judged(Kind::ExpectedFailure, &e.ticket);
+            // Every report shows the vendor's reason beside the ticket, as the console does.
+            entry.reason = judgement.expected_note().map(|n| secrets.redact(&n));
+            entry
+        }
         Judgement::UnexpectedPass(e) => entry.judged(Kind::UnexpectedPass, &e.ticket),
         Judgement::NewFailure { entry: e, .. } | Judgement::Expired(e) => {
             entry.judged(Kind::Failed, &e.ticket)

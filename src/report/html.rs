@@ -238,6 +238,10 @@ fn case(out: &mut String, c: &CaseRecord, h: &Html<'_>) {
         let _ = write!(out, " · ticket <a href=\"{t}\">{t}</a>", t = h.text(t));
     }
     out.push_str("</p>");
+    if let (Kind::ExpectedFailure, Some(reason)) = (c.outcome, &c.reason) {
+        // The vendor's reason, next to its ticket.
+        let _ = write!(out, "<p class=\"note\">{}</p>", h.text(reason));
+    }
     if let Some(m) = &c.message {
         let _ = write!(out, "<pre class=\"message\">{}</pre>", h.text(m));
     }

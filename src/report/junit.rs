@@ -56,6 +56,10 @@ pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
         }
         suite.add_test_case(case);
     }
+    // A case not run is skipped, not disabled: JUnit readers count `skipped` apart from tests
+    // switched off in the code.
+    let skipped = std::mem::take(&mut suite.disabled);
+    suite.extra.insert("skipped".into(), skipped.to_string().into());
     let mut report = Report::new("errcontract");
     report.add_test_suite(suite);
     let xml = report.to_string().map_err(std::io::Error::other)?;
