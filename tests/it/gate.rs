@@ -495,3 +495,105 @@ fn diff_names_new_failures_fixed_inconclusive_ignored_added_and_removed() {
     let bad = v.errcontract(&["diff", "nope.json", "nope.json"]);
     assert_eq!(code(&bad), Some(i32::from(exit::SETUP)));
 }
+
+/// Every trial of the shipped corpus (derived names with `[0]` included) can be listed by its
+/// exact name, and each entry covers its trial only: against the reference server every
+/// case passes, so each entry is an unexpected pass, and none is stale.
+#[test]
+fn every_trial_of_the_corpus_is_held_by_its_exact_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str], known: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+        cmd.arg("run")
+            .args(args)
+            .env_remove("ERRCONTRACT_CASES")
+            .env_remove("ERRCONTRACT_BASE_URL")
+            .env_remove("ERRCONTRACT_REPORT_DIR")
+            .env_remove("ERRCONTRACT_EXPECTATIONS");
+        if let Some(k) = known {
+            cmd.env("ERRCONTRACT_EXPECTATIONS", k);
+        }
+        cmd.output().expect("errcontract runs")
+    };
+    let list = run(&["--list", "--format", "terse"], None);
+    let names: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(String::from)
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("[0]")),
+        "the corpus has derived names with [0]: {names:?}"
+    );
+    let entries: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| serde_json::json!({"case": n, "reason": "r", "ticket": "https://t.example/1"}))
+        .chain([
+            serde_json::json!({"glob": "derived::images/**", "reason": "r", "ticket": "https://t.example/2"}),
+            serde_json::json!({"glob": "**", "checks": ["param"], "reason": "r", "ticket": "https://t.example/3"}),
+        ])
+        .collect();
+    let known = dir.path().join("known-failures.json");
+    std::fs::write(
+        &known,
+        serde_json::to_string(&serde_json::json!({"known_failures": entries})).expect("json"),
+    )
+    .expect("write");
+    let o = run(&[], Some(&known));
+    let text = out(&o);
+    assert_eq!(code(&o), Some(i32::from(exit::FAILED)), "{text}");
+    assert!(!text.contains("stale entry"), "{text}");
+    let unexpected = text
+        .lines()
+        .filter(|l| l.contains(": unexpected pass: remove it from"))
+        .count();
+    let ignored = text
+        .lines()
+        .filter(|l| l.starts_with("test ") && l.contains("... ignored"))
+        .count();
+    assert_eq!(unexpected + ignored, names.len(), "{text}");
+    assert!(unexpected > 200, "{unexpected}");
+}
+
+#[test]
+fn expectations_refuses_a_run_that_ended_on_a_guard_and_points_at_the_schemas() {
+    let v = Vendor::new(&[("g/param-gap", &param_gap())]);
+    let first = v.run("first", &[]);
+    assert_eq!(code(&first), Some(i32::from(exit::FAILED)), "{}", out(&first));
+    let from = v.reports("first").join("report.json");
+    let nested = v.dir.path().join("ci/gate");
+    std::fs::create_dir_all(&nested).expect("mkdir");
+    let w = v.errcontract(&[
+        "expectations",
+        "--from",
+        from.to_str().expect("utf-8"),
+        "-o",
+        "ci/gate/kf.json",
+    ]);
+    assert_eq!(code(&w), Some(0), "{}", out(&w));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(nested.join("kf.json")).expect("written"))
+            .expect("json");
+    let schema = doc["$schema"].as_str().expect("$schema written");
+    let resolved = nested.join(schema);
+    assert!(
+        resolved.is_file(),
+        "$schema {schema} resolves from ci/gate/ to the schema"
+    );
+
+    // The same report, as a run that ended on a guard writes it.
+    let mut guarded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&from).expect("report")).expect("json");
+    guarded["guards"] = serde_json::json!(["the target stopped answering: 5 requests in a row got no answer"]);
+    guarded["exit_code"] = serde_json::json!(5);
+    let g = v.dir.path().join("guarded.json");
+    std::fs::write(&g, guarded.to_string()).expect("write");
+    let w = v.errcontract(&["expectations", "--from", g.to_str().expect("utf-8")]);
+    assert_eq!(code(&w), Some(i32::from(exit::SETUP)), "{}", out(&w));
+    assert!(
+        out(&w).contains("the run ended on a guard") && out(&w).contains("stopped answering"),
+        "{}",
+        out(&w)
+    );
+    assert!(w.stdout.is_empty(), "nothing written");
+}
