@@ -484,6 +484,37 @@ fn finish(
     let entries = &mut collected.entries;
     entries.extend(gate_entry);
     entries.sort_by(|a, b| a.trial.cmp(&b.trial));
+    let mut doc = Document::of(
+        target.identity(),
+        &collected.contract,
+        collected.gate_file.as_deref(),
+        entries,
+        &collected.matrix,
+    );
+    // A trial that failed without leaving a record (a job that panicked) still fails the run.
+    let recorded = doc
+        .cases
+        .iter()
+        .filter(|c| c.outcome.fails_the_run())
+        .count();
+    let conclusion = Conclusion::of(
+        &doc.cases,
+        settings.max_inconclusive,
+        whole,
+        failed_trials > recorded as u64,
+    );
+    // First what the run amounts to: how much of it ran, and a guard that says it proves less.
+    if whole {
+        let ran = report::ran_headline(
+            entries
+                .iter()
+                .map(|e| (e.trial.as_str(), e.kind, e.reason.as_deref())),
+        );
+        say(args, &format!("\n{ran}.\n"));
+    }
+    for guard in &conclusion.guards {
+        eprintln!("errcontract: error: {guard}");
+    }
     if collected.sent {
         say(args, &format!("\n{}", collected.matrix.render()));
     }
@@ -506,28 +537,6 @@ fn finish(
                 expected.join("\n")
             ),
         );
-    }
-    let mut doc = Document::of(
-        target.identity(),
-        &collected.contract,
-        collected.gate_file.as_deref(),
-        entries,
-        &collected.matrix,
-    );
-    // A trial that failed without leaving a record (a job that panicked) still fails the run.
-    let recorded = doc
-        .cases
-        .iter()
-        .filter(|c| c.outcome.fails_the_run())
-        .count();
-    let conclusion = Conclusion::of(
-        &doc.cases,
-        settings.max_inconclusive,
-        whole,
-        failed_trials > recorded as u64,
-    );
-    for guard in &conclusion.guards {
-        eprintln!("errcontract: error: {guard}");
     }
     doc.conclude(&conclusion);
     let mut written = true;

@@ -107,7 +107,15 @@ fn four_reports_show_the_failure(dir: &Path) -> serde_json::Value {
     assert!(
         summary.contains("**2 of 4 cases fail the run.**")
             && summary.contains("## Failures (2)")
-            && summary.contains("- `case::routing/unknown-a` (failed)"),
+            && summary.contains("- `case::routing/unknown-a` (failed): failed "),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("(failed): case::routing/unknown-a"),
+        "a failure line names its case once: {summary}"
+    );
+    assert!(
+        summary.contains("**4 of 4 cases ran to a verdict.**"),
         "{summary}"
     );
     assert!(summary.contains("## Coverage"), "{summary}");
@@ -396,5 +404,45 @@ async fn a_merge_missing_cases_of_the_suite_fails_unless_partial() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&partial.stderr)
+    );
+}
+
+/// A nightly run against a real target that is not allowed billable cases: the console and
+/// summary.md start with how little ran and why; junit counts the rest as skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_summary_starts_with_how_many_cases_ran_and_why_the_rest_did_not() {
+    let server = broken_server().await;
+    let cases = cases();
+    for name in ["images/a", "images/b", "images/c"] {
+        let file = cases.path().join(format!("{name}.json"));
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        let billable = support::RESOLUTION_CASE.replacen("{", "{\n  \"billable_if_accepted\": true,", 1);
+        std::fs::write(file, billable).expect("write");
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("r");
+    let mut cmd = errcontract(cases.path(), &server.uri(), &dir, &[]);
+    cmd.env_remove("ERRCONTRACT_ALLOW_BILLABLE");
+    let o = output(cmd).await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let headline = "4 of 7 cases ran to a verdict; the other 3: 3 × ";
+    let after_trials = stdout
+        .split("test result:")
+        .nth(1)
+        .expect("libtest's result line");
+    let first = after_trials
+        .lines()
+        .skip(1)
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(first.starts_with(headline), "console: {stdout}");
+    assert!(first.contains("ERRCONTRACT_ALLOW_BILLABLE"), "{first}");
+    let summary = read(&dir.join("summary.md"));
+    let top = summary.lines().nth(2).unwrap_or_default();
+    assert!(top.starts_with(&format!("**{headline}")), "{summary}");
+    let junit = read(&dir.join("junit.xml"));
+    assert!(
+        junit.contains("skipped=\"3\"") && junit.contains("disabled=\"0\""),
+        "not-run cases are skipped, not disabled: {junit}"
     );
 }
