@@ -529,3 +529,50 @@ fn a_template_whose_copies_would_be_too_large_is_refused_before_any_is_built() {
         "{out}"
     );
 }
+
+/// A template whose own valid request breaks its own limits would derive trials that blame
+/// the target (its `too_long/prompt` sends 4 characters, which any target accepts): lint
+/// refuses it, at the limit.
+#[test]
+fn a_template_whose_valid_values_break_its_own_limits_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).expect("mkdir");
+    let template = json!({
+        "description": "limits the valid request breaks",
+        "tags": ["images"],
+        "request": { "method": "POST", "path": "/v2/images/generations",
+                     "json": { "model": "m", "prompt": "a lighthouse at dusk",
+                               "images": [{ "url": "https://e.example/1.png" }, { "url": "https://e.example/2.png" }],
+                               "style": "none" } },
+        "params": {
+            "prompt": { "type": "string", "max_length": 3 },
+            "model": { "type": "string", "min_length": 5 },
+            "images": { "type": "array", "max_items": 1 },
+            "style": { "type": "string", "invalid": { "same": "none" } }
+        }
+    });
+    let file = images.join("limits.template.json");
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&template).expect("json"),
+    )
+    .expect("write");
+    let lint = errcontract(&["lint", dir.path().to_str().expect("utf-8")], &[])
+        .output()
+        .expect("errcontract runs");
+    let (out, _) = text(&lint);
+    assert_eq!(
+        lint.status.code(),
+        Some(i32::from(errcontract::exit::INVALID_CASES)),
+        "{out}"
+    );
+    for says in [
+        "params.prompt.max_length: the request's `prompt` is 20 characters long, over its own max_length 3",
+        "params.model.min_length: the request's `model` is 1 characters long, under its own min_length 5",
+        "params.images.max_items: the request's `images` has 2 items, over its own max_items 1",
+        "params.style.invalid.same: the invalid value `same` is the request's own valid value",
+    ] {
+        assert!(out.contains(says), "{says}\nnot in:\n{out}");
+    }
+}
