@@ -184,6 +184,17 @@ fn derive(
             return exit::code(exit::INVALID_CASES);
         }
     };
+    // A fault the model lists leave no value for is no case file to print (its trial is
+    // ignored in a run, with the same words).
+    let (files, untried): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|f| f.derived.untried.is_none());
+    for file in &untried {
+        eprintln!(
+            "errcontract: {} not printed: {}",
+            file.name,
+            file.derived.untried.as_deref().unwrap_or_default()
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     for file in &files {
         let written = match out {

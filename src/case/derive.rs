@@ -94,6 +94,7 @@ fn case_file(t: &Template, fault: &Fault, contract: &Contract) -> DerivedFile {
             words: fault.words.clone(),
             faulted: fault.faulted.clone(),
             from_model: fault.from_model,
+            untried: fault.untried.clone(),
         },
     }
 }
