@@ -420,6 +420,7 @@ fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>, partial: bool) -> ExitC
             }
         );
         merged.doc.guards.push(message);
+        merged.doc.missing = missing.clone();
         if merged.doc.exit_code == exit::OK {
             merged.doc.exit_code = exit::INCOMPLETE;
         }

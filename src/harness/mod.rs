@@ -509,6 +509,7 @@ fn finish(
             entries
                 .iter()
                 .map(|e| (e.trial.as_str(), e.kind, e.reason.as_deref())),
+            0,
         );
         say(args, &format!("\n{ran}.\n"));
     }

@@ -49,6 +49,10 @@ pub struct Document {
     /// The run's exit code (`src/exit.rs`), reports aside.
     #[serde(default)]
     pub exit_code: u8,
+    /// Cases of the suite with no result in a merge's fragments (a shard missing, a process
+    /// killed): each report shows them as errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// One case.
@@ -207,6 +211,7 @@ impl Document {
             coverage: matrix.clone(),
             guards: Vec::new(),
             exit_code: crate::exit::OK,
+            missing: Vec::new(),
         }
     }
 

@@ -36,11 +36,18 @@ const TOP_REASONS: usize = 3;
 
 /// The first line of a summary: `N of M cases ran to a verdict`, and the most common reasons
 /// the rest did not (ignored, inconclusive, or a case file that did not load), each counted.
-/// `cases` are each case's verdict and reason; the gate's own trial is no case.
-pub fn headline<'a>(cases: impl IntoIterator<Item = (&'a str, Kind, Option<&'a str>)>) -> String {
-    let mut total = 0;
+/// `cases` are each case's verdict and reason; the gate's own trial is no case. `missing`:
+/// cases of the suite with no result at all (a merge missing a shard).
+pub fn headline<'a>(
+    cases: impl IntoIterator<Item = (&'a str, Kind, Option<&'a str>)>,
+    missing: usize,
+) -> String {
+    let mut total = missing;
     let mut ran = 0;
     let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+    if missing > 0 {
+        by_reason.insert("no result in the fragments (a shard missing?)", missing);
+    }
     for (name, kind, reason) in cases {
         if name.starts_with("gate::") {
             continue;

@@ -48,6 +48,7 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
         doc.cases
             .iter()
             .map(|c| (c.name.as_str(), c.outcome, c.reason.as_deref())),
+        doc.missing.len(),
     );
     let _ = writeln!(out, "**{}.**\n", md(&ran));
     if let Some(first) = doc.guards.first() {

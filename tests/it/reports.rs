@@ -391,6 +391,23 @@ async fn a_merge_missing_cases_of_the_suite_fails_unless_partial() {
         summary.contains("have no result in the fragments"),
         "{summary}"
     );
+    assert!(
+        summary.contains("**1 of 4 cases ran to a verdict; the other 3: 3 × no result in the fragments"),
+        "{summary}"
+    );
+    // A CI test view reads junit.xml: it must not show green.
+    let junit = read(&root.path().join("m/junit.xml"));
+    assert!(junit.contains("errors=\"3\""), "{junit}");
+    for name in ["case::routing/unknown-a", "case::routing/unknown-b", "case::billing/unknown"] {
+        assert!(
+            junit.contains(&format!("<testcase name=\"{name}\"")),
+            "{name} missing from junit: {junit}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&read(&root.path().join("m/report.json"))).expect("json");
+    valid_report(&json);
+    assert_eq!(json["missing"].as_array().map(Vec::len), Some(3), "{json}");
     let partial = Command::new(env!("CARGO_BIN_EXE_errcontract"))
         .arg("report")
         .arg(&dir)
