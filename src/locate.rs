@@ -310,6 +310,18 @@ impl SourceMap {
     }
 }
 
+/// A path as the user would type it: relative to the working directory when below it.
+pub fn display_path(path: &std::path::Path) -> String {
+    // Asked once per process: every case of a run asks.
+    static CWD: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| std::env::current_dir().ok());
+    let rel = cwd
+        .as_ref()
+        .and_then(|c| path.strip_prefix(c).ok())
+        .unwrap_or(path);
+    rel.display().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

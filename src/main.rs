@@ -175,7 +175,7 @@ fn derive(
         Ok(c) => c,
         Err(code) => return code,
     };
-    let files = match errcontract::case::derive_template(cases, template, &contract) {
+    let files = match errcontract::derive::derive_template(cases, template, &contract) {
         Ok(files) => files,
         Err(errors) => {
             for e in &errors.0 {
@@ -230,7 +230,7 @@ fn lint(dir: &std::path::Path, schemas: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let report = match errcontract::case::lint_path(dir, &contract) {
+    let report = match errcontract::lint::lint_path(dir, &contract) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", dir.display());
@@ -279,22 +279,34 @@ fn expectations(from: &std::path::Path, output: Option<&std::path::Path>) -> Exi
             return exit::code(exit::SETUP);
         }
     };
+    // A run that ended on a guard (the key refused, the target gone) failed for reasons that
+    // are not the target's gaps: no entry may be written from it.
+    if let Some(guard) = report.guards.first() {
+        eprintln!(
+            "error: {}: the run ended on a guard, so its failures are not the target's gaps: {}",
+            from.display(),
+            guard.message.lines().next().unwrap_or_default()
+        );
+        eprintln!(
+            "  help: fix what the guard says and run again; write the known-failures file from a run that ended without one"
+        );
+        return exit::code(exit::SETUP);
+    }
     // `$schema` as seen from where the file goes (stdout: the current directory).
     let dir = match output.and_then(std::path::Path::parent) {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let schema = errcontract::gate::schema_reference(
-        &dir,
-        &errcontract::contract::default_schemas_dir(),
-    );
-    let written = match errcontract::gate::write_from_report(&report, existing.as_deref(), schema)
-    {
+    let schema =
+        errcontract::gate::schema_reference(&dir, &errcontract::contract::default_schemas_dir());
+    let trials = report.cases.iter().map(|c| errcontract::gate::RunTrial {
+        name: &c.name,
+        subject: c.subject,
+        verdict: c.outcome,
+        failed: &c.failed_checks,
+    });
+    let written = match errcontract::gate::write_from_run(trials, existing.as_deref(), schema) {
         Ok(w) => w,
-        Err(e @ errcontract::gate::ExpectationsError::Guarded(_)) => {
-            eprintln!("error: {}: {e}", from.display());
-            return exit::code(exit::SETUP);
-        }
         Err(e) => {
             eprintln!("error: {}: {e}", output.unwrap_or(from).display());
             eprintln!("  help: write to another file with -o, or fix this one");
@@ -365,7 +377,11 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
 }
 
 fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>, partial: bool) -> ExitCode {
-    let mut merged = match errcontract::report::merge(dirs) {
+    // This environment's settings: its keys are redacted too (fragments are redacted already),
+    // its ERRCONTRACT_MAX_INCONCLUSIVE judges the merged run.
+    let settings = errcontract::settings::Settings::from_env().ok();
+    let merged = match errcontract::session::merge(dirs, out.as_deref(), partial, settings.as_ref())
+    {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");
@@ -375,98 +391,34 @@ fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>, partial: bool) -> ExitC
             return exit::code(exit::SETUP);
         }
     };
-    let out = out.unwrap_or_else(|| dirs[0].clone());
-    // The settings of this environment: the keys in it are redacted too (fragments are
-    // redacted already), and its ERRCONTRACT_MAX_INCONCLUSIVE judges the merged run.
-    let settings = errcontract::settings::Settings::from_env().ok();
-    let mut secrets = errcontract::redact::Secrets::new();
-    for (role, key) in settings.iter().flat_map(|s| &s.keys) {
-        secrets.add(role.env_var().unwrap_or("ERRCONTRACT_API_KEY"), key);
-    }
-    let max_inconclusive = settings.as_ref().map_or(0.2, |s| s.max_inconclusive);
-    // The suite the run was of, when the cases and schemas here are its: cases its files park
-    // were never launched (nextest skips them) and go in as ignored; the rest must have a result.
-    let suite = settings.as_ref().and_then(|s| suite_of(s, &merged.doc));
-    if let Some(suite) = &suite {
-        merged.doc.add_parked(suite);
-    } else if !partial {
-        merged.notes.push(
-            "every case's result could not be checked: the cases and schemas here (ERRCONTRACT_CASES, ERRCONTRACT_SCHEMAS) are not the run's".into(),
-        );
-    }
-    let conclusion =
-        errcontract::gate::Conclusion::of(&merged.doc.cases, max_inconclusive, true, false);
-    merged.doc.conclude(&conclusion);
-    let missing = match (&suite, partial) {
-        (Some(suite), false) => {
-            let mut names = suite.trial_names();
-            if merged.doc.expectations.is_some() {
-                names.push(errcontract::gate::GATE_TRIAL.to_string());
-            }
-            errcontract::report::missing(&merged.doc, &names)
-        }
-        _ => Vec::new(),
-    };
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
-        let message = format!(
-            "{} case(s) of the suite have no result in the fragments (a shard missing, a process killed?): {}{}\n  help: merge every shard's directory, or pass --partial for a run of part of the suite",
-            missing.len(),
-            shown.join(", "),
-            if missing.len() > shown.len() {
-                ", …"
-            } else {
-                ""
-            }
-        );
-        merged.doc.guards.push(message);
-        merged.doc.missing = missing.clone();
-        if merged.doc.exit_code == exit::OK {
-            merged.doc.exit_code = exit::INCOMPLETE;
-        }
-    }
-    let written = match errcontract::report::write(&out, &merged.doc, &secrets) {
-        Ok(files) => {
+    let concluded = &merged.concluded;
+    match &concluded.written {
+        errcontract::session::Written::Files {
+            files,
+            step_summary,
+        } => {
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             eprintln!(
                 "merged {} fragment{} ({} cases) into {}",
                 merged.fragments,
                 if merged.fragments == 1 { "" } else { "s" },
-                merged.doc.cases.len(),
+                merged.cases,
                 names.join(", ")
             );
-            if let Err(e) = errcontract::report::append_to_step_summary(&out) {
+            if let Some(e) = step_summary {
                 eprintln!("warning: cannot append summary.md to $GITHUB_STEP_SUMMARY: {e}");
             }
-            true
         }
-        Err(e) => {
-            eprintln!("error: cannot write reports to {}: {e}", out.display());
-            false
+        errcontract::session::Written::Failed { dir, error } => {
+            eprintln!("error: cannot write reports to {}: {error}", dir.display());
         }
-    };
+        errcontract::session::Written::Nothing | errcontract::session::Written::KeptTheRuns(_) => {}
+    }
     for note in &merged.notes {
         eprintln!("note: {note}");
     }
-    for guard in &merged.doc.guards {
+    for guard in &concluded.guards {
         eprintln!("error: {guard}");
     }
-    let code = merged.doc.exit_code;
-    exit::code(if written || code != exit::OK {
-        code
-    } else {
-        exit::REPORT_DIR_UNWRITABLE
-    })
-}
-
-/// The suite the run was of, when the cases and schemas here are its.
-fn suite_of(
-    settings: &errcontract::settings::Settings,
-    doc: &errcontract::report::json::Document,
-) -> Option<errcontract::case::Loaded> {
-    let contract = errcontract::contract::Contract::load(&settings.schemas_dir).ok()?;
-    if contract.fingerprint != doc.contract {
-        return None;
-    }
-    errcontract::case::suite(&settings.cases_dir, &contract).ok()
+    exit::code(concluded.exit_code)
 }

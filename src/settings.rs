@@ -49,6 +49,9 @@ pub struct Settings {
     /// `ERRCONTRACT_MAX_TIMEOUTS`: requests in a row without an answer after which the target
     /// is taken to have stopped answering.
     pub max_timeouts: usize,
+    /// Whether nextest runs this process (`NEXTEST` is set): one process per trial, each
+    /// leaving a fragment of the reports for `errcontract report` to merge.
+    pub under_nextest: bool,
 }
 
 /// A variable with a value errcontract cannot use.
@@ -216,6 +219,7 @@ impl Settings {
                 )
             })?,
             max_timeouts: num("ERRCONTRACT_MAX_TIMEOUTS", 5.0, 1.0, 1_000_000.0)? as usize,
+            under_nextest: get("NEXTEST").is_some(),
             base_url,
         })
     }

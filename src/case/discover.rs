@@ -1,33 +1,18 @@
-//! Discovery and names: which files below the cases directory are cases, what each trial is
-//! called (`case::<area>/<name>`), and loading them all, in parallel, one bad file never
-//! stopping the others.
+//! Discovery: which files below the cases directory are cases, which are what derived cases are
+//! made from (templates, model lists), and what is skipped with a warning.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use crate::contract::Contract;
 
 use crate::locate::LineCol;
 
-use super::error::{CaseError, CaseErrors};
-use super::lint::collisions;
-use super::load::load;
-use super::model::{Case, DERIVED_PREFIX, TRIAL_PREFIX};
+use super::error::CaseError;
+use super::name::case_name;
 
-/// The trial name of a case file below `root`: `area/name` (`/` on every platform, the
-/// `.json` taken off once).
-pub fn case_name(root: &Path, file: &Path) -> String {
-    let rel = file.strip_prefix(root).unwrap_or(file).to_string_lossy();
-    let rel = if std::path::MAIN_SEPARATOR == '/' {
-        rel.into_owned()
-    } else {
-        rel.replace(std::path::MAIN_SEPARATOR, "/")
-    };
-    match rel.strip_suffix(".json") {
-        Some(name) => name.to_string(),
-        None => rel,
-    }
-}
+/// How a template's file name ends: templates are read for `derive`, not as cases.
+pub const TEMPLATE_SUFFIX: &str = ".template.json";
+
+/// How a model list's file name ends: model lists are read for `derive`, not as cases.
+pub const MODELS_SUFFIX: &str = ".models.json";
 
 /// What discovery found below the cases directory.
 #[derive(Debug, Default)]
@@ -71,12 +56,9 @@ pub fn derivation_inputs(root: &Path, suffix: &str) -> std::io::Result<Vec<PathB
 
 fn is_derivation_input(path: &Path) -> bool {
     let name = path.to_string_lossy();
-    [
-        super::template::TEMPLATE_SUFFIX,
-        super::models::MODELS_SUFFIX,
-    ]
-    .iter()
-    .any(|s| name.ends_with(s))
+    [TEMPLATE_SUFFIX, MODELS_SUFFIX]
+        .iter()
+        .any(|s| name.ends_with(s))
 }
 
 /// Every `*.json` regular file below `root` (and what was skipped, with why), sorted by name.
@@ -131,180 +113,4 @@ fn walk(root: &Path) -> std::io::Result<Discovered> {
 fn near_miss(ext: &str) -> bool {
     let lower = ext.to_ascii_lowercase();
     lower != ext && lower == "json" || matches!(lower.as_str(), "jsonc" | "json5" | "jsn" | "josn")
-}
-
-/// Why an `--exact` name cannot be a case file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0:?} is not a case name: a name is a path below the cases directory, without `..`, `.` or empty parts"
-)]
-pub struct BadName(pub String);
-
-/// The file of the trial `name` (`case::area/x` or `area/x`) below `root`, for the `--exact`
-/// fast path; a name that would leave the cases directory is refused.
-pub fn file_of(root: &Path, name: &str) -> Result<PathBuf, BadName> {
-    let rel = name.strip_prefix(TRIAL_PREFIX).unwrap_or(name);
-    let ok = !rel.is_empty()
-        && rel.split('/').all(|part| {
-            !part.is_empty() && part != "." && part != ".." && !part.contains(['\\', '\0'])
-        })
-        && !Path::new(rel).has_root();
-    if !ok {
-        return Err(BadName(name.to_string()));
-    }
-    Ok(root.join(format!("{rel}.json")))
-}
-
-/// A case file (or template) that did not load: its case name, its path and every problem in it.
-#[derive(Debug)]
-pub struct Broken {
-    /// `area/name`.
-    pub name: String,
-    /// Whether it is a template (its trial is `derived::<name>`).
-    pub template: bool,
-    /// The file.
-    pub path: PathBuf,
-    /// What is wrong with it.
-    pub errors: CaseErrors,
-}
-
-impl Broken {
-    /// The trial name: `case::<area>/<name>`, or `derived::<area>/<name>` for a template.
-    pub fn trial_name(&self) -> String {
-        let prefix = if self.template {
-            DERIVED_PREFIX
-        } else {
-            TRIAL_PREFIX
-        };
-        format!("{prefix}{}", self.name)
-    }
-}
-
-/// The outcome of loading a directory: the good cases and the broken files.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    /// Cases that loaded and linted clean, sorted by name (shared, so the run hands them on
-    /// without a copy).
-    pub cases: Vec<Arc<Case>>,
-    /// Files that did not, sorted by name.
-    pub broken: Vec<Broken>,
-    /// Entries skipped by discovery, each saying why.
-    pub warnings: Vec<CaseError>,
-}
-
-impl Loaded {
-    fn push(&mut self, root: &Path, path: PathBuf, loaded: Result<Arc<Case>, CaseErrors>) {
-        match loaded {
-            Ok(c) => self.cases.push(c),
-            Err(errors) => self.broken.push(Broken {
-                name: case_name(root, &path),
-                template: false,
-                path,
-                errors,
-            }),
-        }
-    }
-
-    /// Load these files (below `root`), keeping their order.
-    pub fn files(root: &Path, files: Vec<PathBuf>, contract: &Contract) -> Loaded {
-        // Parsing and schema validation are CPU work; below a few hundred files a thread costs
-        // more than it saves.
-        const PER_THREAD: usize = 256;
-        let threads = std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(1)
-            .min(files.len().div_ceil(PER_THREAD))
-            .max(1);
-        let mut loaded = Loaded {
-            cases: Vec::with_capacity(files.len()),
-            broken: Vec::new(),
-            warnings: Vec::new(),
-        };
-        if threads == 1 {
-            for path in files {
-                let result = load(root, &path, contract).map(Arc::new);
-                loaded.push(root, path, result);
-            }
-            loaded.refuse_collisions();
-            return loaded;
-        }
-        let chunk = files.len().div_ceil(threads);
-        let load_part = |part: &[PathBuf]| -> Vec<(PathBuf, Result<Arc<Case>, CaseErrors>)> {
-            part.iter()
-                .map(|p| (p.clone(), load(root, p, contract).map(Arc::new)))
-                .collect()
-        };
-        let parts: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| (part, s.spawn(move || load_part(part))))
-                .collect();
-            handles
-                .into_iter()
-                // A thread that died loses nothing: its files are loaded again here.
-                .map(|(part, h)| h.join().unwrap_or_else(|_| load_part(part)))
-                .collect()
-        });
-        for (path, result) in parts.into_iter().flatten() {
-            loaded.push(root, path, result);
-        }
-        loaded.refuse_collisions();
-        loaded
-    }
-
-    /// A case whose name collides with an earlier one's (they differ only in case, and so
-    /// collide on case-insensitive file systems and in reports) is broken, in lint and in the
-    /// run alike.
-    fn refuse_collisions(&mut self) {
-        let collided = collisions(&self.cases);
-        if collided.is_empty() {
-            return;
-        }
-        let (cases, moved): (Vec<_>, Vec<_>) = std::mem::take(&mut self.cases)
-            .into_iter()
-            .partition(|c| !collided.iter().any(|e| e.path == c.path));
-        self.cases = cases;
-        for case in moved {
-            let errors = collided
-                .iter()
-                .filter(|e| e.path == case.path)
-                .cloned()
-                .collect();
-            self.broken.push(Broken {
-                name: case.name.clone(),
-                template: false,
-                path: case.path.clone(),
-                errors: CaseErrors(errors),
-            });
-        }
-        self.broken.sort_by(|a, b| a.name.cmp(&b.name));
-    }
-}
-
-/// Load every case below `root`; one bad file never stops the others.
-pub fn load_all(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
-    let found = discover(root)?;
-    let mut loaded = Loaded::files(root, found.files, contract);
-    loaded.warnings = found.warnings;
-    Ok(loaded)
-}
-
-/// The whole suite below `root`: every case file and every case its templates derive.
-pub fn suite(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
-    let mut loaded = load_all(root, contract)?;
-    let derived = super::derive_all(root, contract)?;
-    loaded.cases.extend(derived.cases);
-    loaded.broken.extend(derived.broken);
-    Ok(loaded)
-}
-
-impl Loaded {
-    /// The trial name of every case, broken files included.
-    pub fn trial_names(&self) -> Vec<String> {
-        self.cases
-            .iter()
-            .map(|c| c.trial_name())
-            .chain(self.broken.iter().map(|b| b.trial_name()))
-            .collect()
-    }
 }

@@ -13,10 +13,10 @@ use serde_json::Value;
 use crate::contract::Contract;
 use crate::locate::{self, LineCol, SourceMap, SpanIndex};
 
-use super::discover::case_name;
 use super::error::{CaseError, CaseErrors};
-use super::lint::{self, Problem};
 use super::model::{Case, CaseSpec, MAX_CASE_BYTES, Step};
+use super::name::case_name;
+use super::rules::{self, Problem};
 use super::schema::{Violation, explain_schema_error, json_kind};
 
 const START: LineCol = LineCol { line: 1, column: 1 };
@@ -218,7 +218,7 @@ fn parse_inner(
         )
     })?;
     let case = into_case(name, path, spec, keep);
-    let problems = lint::rules(&case, contract);
+    let problems = rules::rules(&case, contract);
     if problems.is_empty() {
         return Ok(case);
     }

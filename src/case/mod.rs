@@ -1,25 +1,29 @@
 //! Case files: the model, discovery and names, staged loading with `file:line:column` errors,
-//! and the rules a case must keep (lint). A case expecting `rate_limit` with status 400 is a
+//! templates and model lists (loaded as case files are, for `derive`), and every rule a file
+//! must keep (`rules/`). A case expecting `rate_limit` with status 400 is a
 //! case error found here, never a test failure of the target.
 
-mod derive;
 mod discover;
 mod error;
-mod fault;
-mod lint;
 mod load;
+mod loaded;
 mod model;
 mod models;
+mod name;
+mod rules;
 mod schema;
 mod template;
+mod template_load;
 
-pub use derive::{DerivedFile, derive_all, derive_template, rederive, template_models};
-pub use discover::{
-    BadName, Broken, Discovered, Loaded, case_name, discover, file_of, load_all, suite,
-};
+pub use discover::{Discovered, MODELS_SUFFIX, TEMPLATE_SUFFIX, derivation_inputs, discover};
 pub use error::{CaseError, CaseErrors, field_name};
-pub use lint::{LintReport, collisions, lint_path, placeholders};
 pub use load::{load, parse};
+pub use loaded::{Broken, Loaded, load_all};
 pub use model::*;
-pub use models::{MODELS_SUFFIX, ModelList, ModelValues, Models};
-pub use template::{TEMPLATE_SUFFIX, template_name};
+pub use models::{ModelList, ModelValues, Models};
+pub use name::{BadName, case_name, file_of};
+pub use rules::{Problem, advice, collisions, placeholders};
+pub use template::{
+    JsonType, Param, Place, Segment, Template, pointer_of, segments, template_name,
+};
+pub use template_load::load_template;

@@ -11,12 +11,9 @@ use serde_json::Value;
 
 use crate::locate::LineCol;
 
-use super::discover::derivation_inputs;
+use super::discover::{MODELS_SUFFIX, derivation_inputs};
 use super::error::{CaseError, CaseErrors};
 use super::model::MAX_CASE_BYTES;
-
-/// How a model list file's name ends.
-pub const MODELS_SUFFIX: &str = ".models.json";
 
 /// One model's allowed values.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeSet;
 
+use super::{Subject, Verdict};
 use crate::check::CheckName;
-use crate::report::Kind;
-use crate::report::json::Document;
 
 use std::path::Path;
 
@@ -35,17 +34,17 @@ pub struct Written {
     pub kept: usize,
 }
 
-/// Why a run cannot be the ground truth of a known-failures file.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ExpectationsError {
-    /// The run ended on a guard: its failures say something about the run, not the target.
-    #[error(
-        "the run ended on a guard, so its failures are not the target's gaps: {0}\n  help: fix what the guard says and run again; write the known-failures file from a run that ended without one"
-    )]
-    Guarded(String),
-    /// The file to update is not a known-failures file.
-    #[error("the file to update is not a known-failures file: {0}")]
-    NotAFile(String),
+/// One trial of a run, as the known-failures file sees it (from a `report.json` record).
+#[derive(Debug, Clone, Copy)]
+pub struct RunTrial<'a> {
+    /// The trial's name.
+    pub name: &'a str,
+    /// What it is of: only cases are listed.
+    pub subject: Subject,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The checks it failed.
+    pub failed: &'a [CheckName],
 }
 
 /// The `$schema` a known-failures file in `dir` points at: the path from there to `schemas`
@@ -76,23 +75,18 @@ pub fn schema_reference(dir: &Path, schemas: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The known-failures file for the run in `report`, keeping what `existing` (the text of the
-/// file being rewritten) already says; a new file's `$schema` is `schema`. Refuses a run that
-/// ended on a guard, and an `existing` text that is not a known-failures file.
-pub fn write_from_report(
-    report: &Document,
+/// The known-failures file for a run's `trials`, keeping what `existing` (the text of the
+/// file being rewritten) already says; a new file's `$schema` is `schema`. Fails only when
+/// `existing` is not a known-failures file. (A run that ended on a guard is refused by the
+/// caller, which reads its report.)
+pub fn write_from_run<'a>(
+    trials: impl IntoIterator<Item = RunTrial<'a>>,
     existing: Option<&str>,
     schema: Option<String>,
-) -> Result<Written, ExpectationsError> {
-    if let Some(first) = report.guards.first() {
-        let first = first.to_string();
-        return Err(ExpectationsError::Guarded(
-            first.lines().next().unwrap_or_default().to_string(),
-        ));
-    }
+) -> Result<Written, String> {
     let file: RawFile = match existing {
         Some(text) => serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
-            .map_err(|e| ExpectationsError::NotAFile(e.to_string()))?,
+            .map_err(|e| format!("the file to update is not a known-failures file: {e}"))?,
         None => RawFile {
             schema,
             description: Some(
@@ -101,20 +95,19 @@ pub fn write_from_report(
             known_failures: Vec::new(),
         },
     };
-    let failing = |k: Kind| matches!(k, Kind::Failed | Kind::ExpectedFailure);
-    let passing = |k: Kind| matches!(k, Kind::Passed | Kind::UnexpectedPass);
+    let failing = |k: Verdict| matches!(k, Verdict::Failed | Verdict::ExpectedFailure);
+    let passing = |k: Verdict| matches!(k, Verdict::Passed | Verdict::UnexpectedPass);
     // Cases only: the gate's own trial is not a case to list.
-    let cases: Vec<(&str, Kind, &[CheckName])> = report
-        .cases
-        .iter()
-        .filter(|c| !c.name.starts_with("gate::"))
-        .map(|c| (c.name.as_str(), c.outcome, c.failed_checks.as_slice()))
+    let cases: Vec<(&str, Verdict, &[CheckName])> = trials
+        .into_iter()
+        .filter(|t| t.subject == Subject::Case)
+        .map(|t| (t.name, t.verdict, t.failed))
         .collect();
     let mut written = Written::default();
     let mut entries: Vec<RawEntry> = Vec::new();
     for mut entry in file.known_failures {
         let shown = entry.shown().to_string();
-        let matched: Vec<&(&str, Kind, &[CheckName])> =
+        let matched: Vec<&(&str, Verdict, &[CheckName])> =
             cases.iter().filter(|(c, _, _)| entry.covers(c)).collect();
         if !matched.is_empty() && matched.iter().all(|(_, k, _)| passing(*k)) {
             written.removed.push(shown);
@@ -182,7 +175,7 @@ pub fn write_from_report(
         ..file
     };
     let mut text = serde_json::to_string_pretty(&file)
-        .map_err(|e| ExpectationsError::NotAFile(e.to_string()))?;
+        .map_err(|e| format!("the file to update is not a known-failures file: {e}"))?;
     text.push('\n');
     written.text = text;
     Ok(written)
@@ -192,24 +185,43 @@ pub fn write_from_report(
 mod tests {
     use super::*;
 
-    /// A report of `cases`: (name, outcome, failed checks).
-    fn report(cases: &[(&str, &str, &[&str])]) -> Document {
-        let cases: Vec<serde_json::Value> = cases
+    /// A run of `cases`: (name, verdict, failed checks); `gate::` names the file's own trial.
+    fn report(
+        cases: &[(&'static str, &str, &[&str])],
+    ) -> Vec<(&'static str, Subject, Verdict, Vec<CheckName>)> {
+        cases
             .iter()
-            .map(|(name, outcome, failed)| {
-                serde_json::json!({
-                    "name": name, "file": "f", "outcome": outcome, "reason": null,
-                    "checks": {}, "failed_checks": failed, "findings": [], "message": null,
-                    "notes": [], "elapsed_ms": 1, "evidence": null, "rerun": null,
-                })
+            .map(|(name, verdict, failed)| {
+                let subject = if name.starts_with("gate::") {
+                    Subject::KnownFailuresFile
+                } else {
+                    Subject::Case
+                };
+                let verdict =
+                    serde_json::from_value(serde_json::json!(verdict)).expect("a verdict");
+                let failed = failed
+                    .iter()
+                    .map(|c| serde_json::from_value(serde_json::json!(c)).expect("a check"))
+                    .collect();
+                (*name, subject, verdict, failed)
             })
-            .collect();
-        serde_json::from_value(serde_json::json!({
-            "version": 1, "tool": "errcontract", "target": "t", "contract": "sha256:00",
-            "run": "r", "written_ms": 0, "summary": {}, "cases": cases,
-            "coverage": {"codes": [], "rows": [], "derived": []},
-        }))
-        .expect("a report")
+            .collect()
+    }
+
+    fn write_from_report(
+        run: &[(&'static str, Subject, Verdict, Vec<CheckName>)],
+        existing: Option<&str>,
+    ) -> Result<Written, String> {
+        write_from_run(
+            run.iter().map(|(name, subject, verdict, failed)| RunTrial {
+                name,
+                subject: *subject,
+                verdict: *verdict,
+                failed,
+            }),
+            existing,
+            None,
+        )
     }
 
     fn entries(text: &str) -> Vec<serde_json::Value> {
@@ -231,7 +243,7 @@ mod tests {
             ("case::images/a", "expected_failure", &["param", "status"]),
             ("case::images/b", "expected_failure", &["doc_url"]),
         ]);
-        let w = write_from_report(&r, Some(EXISTING), None).unwrap();
+        let w = write_from_report(&r, Some(EXISTING)).unwrap();
         let e = entries(&w.text);
         assert_eq!(w.expanded, ["videos/*"]);
         let x = e
@@ -255,7 +267,7 @@ mod tests {
             ("case::images/b", "failed", &["doc_url", "status"]),
             ("gate::known-failures", "failed", &[]),
         ]);
-        let w = write_from_report(&r, Some(EXISTING), None).unwrap();
+        let w = write_from_report(&r, Some(EXISTING)).unwrap();
         let e = entries(&w.text);
         assert_eq!(w.narrowed, ["images/a"]);
         assert_eq!(w.widened, ["images/b"]);

@@ -1,16 +1,18 @@
 //! Guards against runs that prove nothing, or less than they seem to: the target stopped
 //! answering, every case sent with the `valid` key was refused (the key is wrong), too many
-//! cases were inconclusive, or nothing was run at all. Each has its own message and exit code
-//! ([`crate::exit`]). The guards that stop a run before anything is sent (no case selected,
-//! the target unreachable, a blank `ERRCONTRACT_BASE_URL`, an unwritable report directory)
-//! are the harness's, as they need no results.
+//! cases were inconclusive, nothing was run at all, or a merge lacks cases of the suite. Each
+//! has its own message and exit code ([`crate::exit`]). What stops a run before anything is
+//! sent (no case selected, the target unreachable, a blank `ERRCONTRACT_BASE_URL`, an
+//! unwritable report directory) is a `session::SetupError`: it needs no results.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::exit;
-use crate::report::Kind;
-use crate::report::json::CaseRecord;
-use crate::run::{KeyAnswer, StoppedAnswering};
+use crate::run::{KeyAnswer, Signals, StoppedAnswering};
+
+use super::{Subject, Verdict};
 
 /// Cases that must all be refused before the key is blamed: one or two refusals are more
 /// likely a target's own bug on an endpoint.
@@ -39,21 +41,33 @@ pub struct Tally {
     pub refused_with: Option<u16>,
 }
 
+/// What the guards read of one trial of a run (from its result, or its report record).
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    /// What the trial is of: only cases are counted.
+    pub subject: Subject,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// What its case told the guards.
+    pub signals: Signals,
+}
+
 impl Tally {
-    /// Count the records of a run.
-    pub fn of(records: &[CaseRecord]) -> Tally {
+    /// Count the trials of a run.
+    pub fn of(trials: &[Counted]) -> Tally {
         let mut t = Tally::default();
-        for r in records.iter().filter(|r| !r.name.starts_with("gate::")) {
-            match r.outcome {
-                Kind::Passed | Kind::Failed | Kind::ExpectedFailure | Kind::UnexpectedPass => {
-                    t.concluded += 1
-                }
-                Kind::Inconclusive => t.inconclusive += 1,
-                Kind::Ignored => t.ignored += 1,
-                Kind::InvalidCase => t.invalid += 1,
+        for r in trials.iter().filter(|r| r.subject == Subject::Case) {
+            match r.verdict {
+                Verdict::Passed
+                | Verdict::Failed
+                | Verdict::ExpectedFailure
+                | Verdict::UnexpectedPass => t.concluded += 1,
+                Verdict::Inconclusive => t.inconclusive += 1,
+                Verdict::Ignored => t.ignored += 1,
+                Verdict::InvalidCase => t.invalid += 1,
             }
-            t.stopped = t.stopped.or(r.stopped_answering);
-            if let Some(answer) = r.valid_key {
+            t.stopped = t.stopped.or(r.signals.stopped);
+            if let Some(answer) = r.signals.valid_key {
                 t.valid_key_sent += 1;
                 if let KeyAnswer::Refused { status } = answer {
                     t.valid_key_refused += 1;
@@ -66,14 +80,15 @@ impl Tally {
 }
 
 /// A guard that fired.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "guard", rename_all = "snake_case")]
 pub enum Guard {
     /// The target stopped answering; the cases left were not concluded.
     StoppedAnswering {
         /// `ERRCONTRACT_MAX_TIMEOUTS`.
         after: usize,
-        /// `ERRCONTRACT_TIMEOUT_S`.
-        timeout: Duration,
+        /// `ERRCONTRACT_TIMEOUT_S`, in milliseconds.
+        timeout_ms: u64,
         /// Cases left inconclusive.
         left: usize,
     },
@@ -98,6 +113,13 @@ pub enum Guard {
         /// Cases the target cannot serve.
         ignored: usize,
     },
+    /// A merge of fragments lacks cases of the suite (a shard missing, a process killed).
+    Incomplete {
+        /// How many cases have no result.
+        missing: usize,
+        /// The first of them, by name.
+        first: Vec<String>,
+    },
 }
 
 impl Guard {
@@ -108,6 +130,7 @@ impl Guard {
             Guard::KeyRejected { .. } => exit::KEY_REJECTED,
             Guard::TooManyInconclusive { .. } => exit::TOO_MANY_INCONCLUSIVE,
             Guard::NothingRun { .. } => exit::NO_CASE_RUN,
+            Guard::Incomplete { .. } => exit::INCOMPLETE,
         }
     }
 
@@ -125,11 +148,12 @@ impl std::fmt::Display for Guard {
         match self {
             Guard::StoppedAnswering {
                 after,
-                timeout,
+                timeout_ms,
                 left,
             } => write!(
                 f,
-                "the target stopped answering: {after} requests in a row got no answer within {timeout:?}, so the {left} cases left were not concluded (inconclusive)\n  help: check that the service is up and answering at ERRCONTRACT_BASE_URL; a slow target may need a larger ERRCONTRACT_TIMEOUT_S, a flaky one a larger ERRCONTRACT_MAX_TIMEOUTS"
+                "the target stopped answering: {after} requests in a row got no answer within {:?}, so the {left} cases left were not concluded (inconclusive)\n  help: check that the service is up and answering at ERRCONTRACT_BASE_URL; a slow target may need a larger ERRCONTRACT_TIMEOUT_S, a flaky one a larger ERRCONTRACT_MAX_TIMEOUTS",
+                Duration::from_millis(*timeout_ms)
             ),
             Guard::KeyRejected { cases, status } => write!(
                 f,
@@ -143,6 +167,12 @@ impl std::fmt::Display for Guard {
                 f,
                 "{inconclusive} of {of} cases run were inconclusive, more than ERRCONTRACT_MAX_INCONCLUSIVE ({:.0}%) allows: the run proves too little\n  help: see each case's reason above (throttled: lower ERRCONTRACT_RPS or raise ERRCONTRACT_THROTTLE_BUDGET_S; deadlines: raise ERRCONTRACT_RUN_DEADLINE_S)",
                 max * 100.0
+            ),
+            Guard::Incomplete { missing, first } => write!(
+                f,
+                "{missing} case(s) of the suite have no result in the fragments (a shard missing, a process killed?): {}{}\n  help: merge every shard's directory, or pass --partial for a run of part of the suite",
+                first.join(", "),
+                if *missing > first.len() { ", …" } else { "" }
             ),
             Guard::NothingRun { ignored } => write!(
                 f,
@@ -163,7 +193,7 @@ pub fn after_run(tally: &Tally, max_inconclusive: f64, whole: bool) -> Vec<Guard
     if let Some(s) = tally.stopped {
         fired.push(Guard::StoppedAnswering {
             after: s.after,
-            timeout: Duration::from_millis(s.timeout_ms),
+            timeout_ms: s.timeout_ms,
             left: tally.inconclusive,
         });
     }
@@ -207,19 +237,20 @@ pub struct Conclusion {
 }
 
 impl Conclusion {
-    /// Judge the records of a run (or of merged fragments); `failed_elsewhere`: a trial failed
+    /// Judge the trials of a run (or of merged fragments); `failed_elsewhere`: a trial failed
     /// that left no record.
     pub fn of(
-        records: &[CaseRecord],
+        trials: &[Counted],
         max_inconclusive: f64,
         whole: bool,
         failed_elsewhere: bool,
     ) -> Conclusion {
-        let failing = |r: &&CaseRecord| r.outcome.fails_the_run();
-        let (gate, cases): (Vec<&CaseRecord>, Vec<&CaseRecord>) =
-            records.iter().partition(|r| r.name.starts_with("gate::"));
+        let failing = |r: &&Counted| r.verdict.fails_the_run();
+        let (gate, cases): (Vec<&Counted>, Vec<&Counted>) = trials
+            .iter()
+            .partition(|r| r.subject == Subject::KnownFailuresFile);
         Conclusion {
-            guards: after_run(&Tally::of(records), max_inconclusive, whole),
+            guards: after_run(&Tally::of(trials), max_inconclusive, whole),
             cases_failed: cases.iter().any(failing) || failed_elsewhere,
             out_of_date: gate.iter().any(failing),
         }

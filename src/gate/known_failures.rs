@@ -281,7 +281,8 @@ impl KnownFailures {
                 (Some(_), Some(_)) | (None, None) => {
                     problem(
                         "case",
-                        "an entry names its trials with `case` or with `glob`, exactly one of them".into(),
+                        "an entry names its trials with `case` or with `glob`, exactly one of them"
+                            .into(),
                         "`case` is one trial's exact name as `--list` shows it (`case::images/a`, `derived::images/generations/drop/images[0].url`); `glob` a pattern (`derived::images/**`)",
                     );
                     String::new()
@@ -297,7 +298,9 @@ impl KnownFailures {
                     } else if case.contains('*') {
                         problem(
                             "case",
-                            format!("{case:?} is matched as an exact name, and no trial name has a `*`"),
+                            format!(
+                                "{case:?} is matched as an exact name, and no trial name has a `*`"
+                            ),
                             "to name several trials, write the pattern as `glob` instead of `case` (`\"glob\": \"videos/*\"`)",
                         );
                     }
@@ -389,7 +392,7 @@ impl KnownFailures {
             return Err(FileProblems(problems));
         }
         Ok(KnownFailures {
-            file: crate::report::display_path(path),
+            file: crate::locate::display_path(path),
             entries,
         })
     }
@@ -518,7 +521,11 @@ mod tests {
                 r#"{{"known_failures": [{{{entry}, "checks": ["param"], "reason": "r", "ticket": "https://t/1"}}]}}"#
             ))
             .unwrap_or_else(|e| panic!("{entry}: {e}"));
-            names.iter().copied().filter(|n| k.entries[0].covers(n)).collect()
+            names
+                .iter()
+                .copied()
+                .filter(|n| k.entries[0].covers(n))
+                .collect()
         };
         assert_eq!(
             matching(r#""case": "derived::images/generations/drop/images[0].url""#),
@@ -526,12 +533,22 @@ mod tests {
             "`[0]` is literal in a case"
         );
         assert_eq!(matching(r#""case": "images/a""#), ["case::images/a"]);
-        assert_eq!(matching(r#""glob": "**""#), ["case::images/a", "case::videos/x"]);
+        assert_eq!(
+            matching(r#""glob": "**""#),
+            ["case::images/a", "case::videos/x"]
+        );
         assert_eq!(matching(r#""glob": "*::**""#), names);
         assert_eq!(matching(r#""glob": "derived::**""#).len(), 4);
         assert_eq!(matching(r#""glob": "derived::images/**""#).len(), 3);
-        assert_eq!(matching(r#""glob": "derived::images/*""#).len(), 0, "`*` stays in one part");
-        assert_eq!(matching(r#""glob": "derived::images/generations/*/*""#).len(), 3);
+        assert_eq!(
+            matching(r#""glob": "derived::images/*""#).len(),
+            0,
+            "`*` stays in one part"
+        );
+        assert_eq!(
+            matching(r#""glob": "derived::images/generations/*/*""#).len(),
+            3
+        );
         assert_eq!(
             matching(r#""glob": "derived::images/generations/drop/images[0].url""#),
             ["derived::images/generations/drop/images0.url"],
@@ -542,9 +559,11 @@ mod tests {
             ["derived::images/generations/drop/images[0].url"],
             "`\\[` is literal"
         );
-        let err = parse(r#"{"known_failures": [{"case": "videos/*", "reason": "r", "ticket": "https://t/1"}]}"#)
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            r#"{"known_failures": [{"case": "videos/*", "reason": "r", "ticket": "https://t/1"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("write the pattern as `glob`"), "{err}");
         let err = parse(r#"{"known_failures": [{"case": "a/b", "glob": "a/*", "reason": "r", "ticket": "https://t/1"}]}"#)
             .unwrap_err()

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::Kind;
 use super::json::{CaseRecord, Document};
+use crate::gate::Verdict;
 
 /// What a verdict says of the target's behaviour, for comparing runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,12 +17,12 @@ enum Behaviour {
     Ignored,
 }
 
-fn behaviour(kind: Kind) -> Behaviour {
+fn behaviour(kind: Verdict) -> Behaviour {
     match kind {
-        Kind::Failed | Kind::InvalidCase | Kind::ExpectedFailure => Behaviour::Failing,
-        Kind::Passed | Kind::UnexpectedPass => Behaviour::Passing,
-        Kind::Inconclusive => Behaviour::Inconclusive,
-        Kind::Ignored => Behaviour::Ignored,
+        Verdict::Failed | Verdict::InvalidCase | Verdict::ExpectedFailure => Behaviour::Failing,
+        Verdict::Passed | Verdict::UnexpectedPass => Behaviour::Passing,
+        Verdict::Inconclusive => Behaviour::Inconclusive,
+        Verdict::Ignored => Behaviour::Ignored,
     }
 }
 
@@ -101,7 +101,7 @@ pub fn diff(old: &Document, new: &Document, old_name: &str, new_name: &str) -> S
         );
     }
     out.push_str("| verdict | old | new |\n|---|---:|---:|\n");
-    for kind in Kind::ALL {
+    for kind in Verdict::ALL {
         let n = |d: &Document| d.summary.get(kind.as_str()).copied().unwrap_or(0);
         let (o, n) = (n(old), n(new));
         if o > 0 || n > 0 {

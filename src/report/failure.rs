@@ -15,7 +15,7 @@ use crate::probe::Exchange;
 use crate::run::CaseResult;
 use crate::target::Target;
 
-use super::display_path;
+use crate::locate::display_path;
 
 /// The most body shown in a failure.
 pub const BODY_EXCERPT: usize = 2048;

@@ -8,21 +8,21 @@ use std::path::{Path, PathBuf};
 
 use crate::redact::Secrets;
 
-use super::Kind;
 use super::json::{CaseRecord, Document};
+use crate::gate::Verdict;
 
 /// Verdicts in the order a reader needs them: what fails the run first.
-const ORDER: [Kind; 7] = [
-    Kind::Failed,
-    Kind::UnexpectedPass,
-    Kind::InvalidCase,
-    Kind::ExpectedFailure,
-    Kind::Inconclusive,
-    Kind::Ignored,
-    Kind::Passed,
+const ORDER: [Verdict; 7] = [
+    Verdict::Failed,
+    Verdict::UnexpectedPass,
+    Verdict::InvalidCase,
+    Verdict::ExpectedFailure,
+    Verdict::Inconclusive,
+    Verdict::Ignored,
+    Verdict::Passed,
 ];
 
-fn rank(kind: Kind) -> usize {
+fn rank(kind: Verdict) -> usize {
     ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
@@ -83,25 +83,26 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
     secrets.redact(&out)
 }
 
-fn count(doc: &Document, kind: Kind) -> usize {
+fn count(doc: &Document, kind: Verdict) -> usize {
     doc.summary.get(kind.as_str()).copied().unwrap_or(0)
 }
 
 fn summary(out: &mut String, doc: &Document, h: &Html<'_>) {
     let total: usize = ORDER.iter().map(|k| count(doc, *k)).sum();
-    let failing =
-        count(doc, Kind::Failed) + count(doc, Kind::UnexpectedPass) + count(doc, Kind::InvalidCase);
+    let failing = count(doc, Verdict::Failed)
+        + count(doc, Verdict::UnexpectedPass)
+        + count(doc, Verdict::InvalidCase);
     let headline = if !doc.guards.is_empty() {
         let mut text = format!(
             "<p class=\"headline bad\">The run proves less than it seems (exit {}).</p>",
             doc.exit_code
         );
         for g in &doc.guards {
-            let _ = write!(text, "<pre class=\"guard\">{}</pre>", h.text(g));
+            let _ = write!(text, "<pre class=\"guard\">{}</pre>", h.text(&g.message));
         }
         text
     } else if failing == 0 {
-        let not_run = count(doc, Kind::Ignored) + count(doc, Kind::Inconclusive);
+        let not_run = count(doc, Verdict::Ignored) + count(doc, Verdict::Inconclusive);
         format!(
             "<p class=\"headline ok\">No case failed: {} of {total} concluded, {not_run} not run or inconclusive.</p>",
             total - not_run
@@ -222,7 +223,7 @@ fn case(out: &mut String, c: &CaseRecord, h: &Html<'_>) {
     let ms = c.elapsed_ms.map_or(String::new(), |ms| format!("{ms} ms"));
     let open = matches!(
         c.outcome,
-        Kind::Failed | Kind::UnexpectedPass | Kind::InvalidCase
+        Verdict::Failed | Verdict::UnexpectedPass | Verdict::InvalidCase
     );
     let _ = write!(
         out,
@@ -238,7 +239,7 @@ fn case(out: &mut String, c: &CaseRecord, h: &Html<'_>) {
         let _ = write!(out, " · ticket <a href=\"{t}\">{t}</a>", t = h.text(t));
     }
     out.push_str("</p>");
-    if let (Kind::ExpectedFailure, Some(reason)) = (c.outcome, &c.reason) {
+    if let (Verdict::ExpectedFailure, Some(reason)) = (c.outcome, &c.reason) {
         // The vendor's reason, next to its ticket.
         let _ = write!(out, "<p class=\"note\">{}</p>", h.text(reason));
     }

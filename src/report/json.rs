@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::CheckName;
 use crate::redact::Secrets;
-use crate::run::{KeyAnswer, StoppedAnswering};
+use crate::run::{KeyAnswer, Signals, StoppedAnswering};
 
-use super::{Entry, Evidence, Kind, Matrix};
+use super::{Entry, Evidence, Matrix};
+use crate::gate::{Conclusion, Counted, Guard, Subject, Verdict};
 
 /// The version of the format; a reader refuses other versions.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The whole document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,9 +44,9 @@ pub struct Document {
     pub cases: Vec<CaseRecord>,
     /// The code × endpoint coverage matrix.
     pub coverage: Matrix,
-    /// What the guards said of the run (each message with its help), the weightiest first.
+    /// The guards that fired, the weightiest first.
     #[serde(default)]
-    pub guards: Vec<String>,
+    pub guards: Vec<GuardRecord>,
     /// The run's exit code (`src/exit.rs`), reports aside.
     #[serde(default)]
     pub exit_code: u8,
@@ -55,16 +56,42 @@ pub struct Document {
     pub missing: Vec<String>,
 }
 
+/// A guard that fired, with its exit code and what it says (with its help).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardRecord {
+    /// The guard, with its figures.
+    #[serde(flatten)]
+    pub guard: Guard,
+    /// Its exit code.
+    pub exit_code: u8,
+    /// What it says, with its help.
+    pub message: String,
+}
+
+impl GuardRecord {
+    /// The record of `guard`.
+    pub fn of(guard: &Guard) -> GuardRecord {
+        GuardRecord {
+            guard: guard.clone(),
+            exit_code: guard.exit_code(),
+            message: guard.to_string(),
+        }
+    }
+}
+
 /// One case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseRecord {
     /// `case::<area>/<name>`.
     pub name: String,
+    /// What the trial is of (a case, or the known-failures file).
+    #[serde(default, skip_serializing_if = "is_case")]
+    pub subject: Subject,
     /// The case file.
     pub file: String,
     /// The verdict.
-    pub outcome: Kind,
+    pub outcome: Verdict,
     /// Why it was not run or concluded.
     pub reason: Option<String>,
     /// The ticket of its known-failures entry, when it is listed.
@@ -95,10 +122,23 @@ pub struct CaseRecord {
 }
 
 impl CaseRecord {
+    /// What the guards read of it.
+    pub fn counted(&self) -> Counted {
+        Counted {
+            subject: self.subject,
+            verdict: self.outcome,
+            signals: Signals {
+                valid_key: self.valid_key,
+                stopped: self.stopped_answering,
+            },
+        }
+    }
+
     /// The record of one report entry.
     pub fn of(e: &Entry) -> CaseRecord {
         CaseRecord {
             name: e.trial.clone(),
+            subject: e.subject,
             file: e.file.clone(),
             outcome: e.kind,
             reason: e.reason.clone(),
@@ -139,6 +179,10 @@ impl CaseRecord {
             stopped_answering: e.signals.stopped,
         }
     }
+}
+
+fn is_case(subject: &Subject) -> bool {
+    *subject == Subject::Case
 }
 
 /// A check's result in one case.
@@ -223,7 +267,7 @@ impl Document {
             if let Some(why) = &case.ignore
                 && !self.cases.iter().any(|c| c.name == trial)
             {
-                let file = super::display_path(&case.path);
+                let file = crate::locate::display_path(&case.path);
                 self.cases
                     .push(CaseRecord::of(&Entry::parked(trial, file, why)));
             }
@@ -232,9 +276,14 @@ impl Document {
         self.summary = summary(&self.cases);
     }
 
+    /// What the guards read of every trial.
+    pub fn counted(&self) -> Vec<Counted> {
+        self.cases.iter().map(CaseRecord::counted).collect()
+    }
+
     /// Record what the run came to.
-    pub fn conclude(&mut self, conclusion: &crate::gate::Conclusion) {
-        self.guards = conclusion.guards.iter().map(|g| g.to_string()).collect();
+    pub fn conclude(&mut self, conclusion: &Conclusion) {
+        self.guards = conclusion.guards.iter().map(GuardRecord::of).collect();
         self.exit_code = conclusion.exit_code(true);
     }
 
@@ -253,7 +302,11 @@ impl Document {
             serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(VERSION) => {}
-            Some(v) => return Err(format(format!("it is version {v}"))),
+            Some(v) => {
+                return Err(format(format!(
+                    "it is version {v}, written by another errcontract: run the suite again with this one"
+                )));
+            }
             None => return Err(format("it has no version".into())),
         }
         serde_json::from_value(value).map_err(|e| format(e.to_string()))
@@ -280,7 +333,7 @@ fn run_id() -> String {
 
 /// Cases per verdict, every verdict named.
 pub fn summary(cases: &[CaseRecord]) -> BTreeMap<String, usize> {
-    Kind::ALL
+    Verdict::ALL
         .into_iter()
         .map(|k| {
             let n = cases.iter().filter(|c| c.outcome == k).count();

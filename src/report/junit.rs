@@ -9,8 +9,8 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::redact::Secrets;
 
-use super::Kind;
 use super::json::Document;
+use crate::gate::Verdict;
 
 /// The XML text.
 pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
@@ -18,8 +18,8 @@ pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
     for c in &doc.cases {
         let kind = c.outcome;
         let status = match kind {
-            Kind::Passed => TestCaseStatus::success(),
-            Kind::ExpectedFailure => {
+            Verdict::Passed => TestCaseStatus::success(),
+            Verdict::ExpectedFailure => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(secrets.redact(c.reason.as_deref().unwrap_or("expected failure")));
                 if let Some(text) = c.message.as_deref() {
@@ -27,7 +27,7 @@ pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
                 }
                 s
             }
-            Kind::Ignored | Kind::Inconclusive => {
+            Verdict::Ignored | Verdict::Inconclusive => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(secrets.redact(&format!(
                     "{}: {}",
@@ -36,8 +36,8 @@ pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
                 )));
                 s
             }
-            Kind::Failed | Kind::InvalidCase | Kind::UnexpectedPass => {
-                let non_success = if kind == Kind::InvalidCase {
+            Verdict::Failed | Verdict::InvalidCase | Verdict::UnexpectedPass => {
+                let non_success = if kind == Verdict::InvalidCase {
                     NonSuccessKind::Error
                 } else {
                     NonSuccessKind::Failure
@@ -65,7 +65,9 @@ pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
     // A case not run is skipped, not disabled: JUnit readers count `skipped` apart from tests
     // switched off in the code.
     let skipped = std::mem::take(&mut suite.disabled);
-    suite.extra.insert("skipped".into(), skipped.to_string().into());
+    suite
+        .extra
+        .insert("skipped".into(), skipped.to_string().into());
     let mut report = Report::new("errcontract");
     report.add_test_suite(suite);
     let xml = report.to_string().map_err(std::io::Error::other)?;

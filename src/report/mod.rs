@@ -30,8 +30,9 @@ pub use not_run::{headline as ran_headline, summary as not_run_summary};
 pub use summary::append_to_step_summary;
 
 use crate::check::Finding;
+use crate::gate::{Judged, Subject, Verdict};
 use crate::redact::Secrets;
-use crate::run::{CaseResult, Outcome};
+use crate::run::CaseResult;
 
 /// What reports keep of one case, compact: a passing case's exchanges and steps are gone by
 /// now (the coverage matrix has counted them); a failure keeps its findings and its text.
@@ -39,10 +40,12 @@ use crate::run::{CaseResult, Outcome};
 pub struct Entry {
     /// `case::<area>/<name>`.
     pub trial: String,
+    /// What the trial is of.
+    pub subject: Subject,
     /// The case file, as displayed.
     pub file: String,
     /// The verdict.
-    pub kind: Kind,
+    pub kind: Verdict,
     /// Why the case was not run or not concluded.
     pub reason: Option<String>,
     /// The findings of the failing step.
@@ -65,107 +68,37 @@ pub struct Entry {
     pub signals: crate::run::Signals,
 }
 
-/// A case's verdict, as reports name it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Every check held.
-    Passed,
-    /// A check failed.
-    Failed,
-    /// A check failed as the known-failures file lists: does not fail the run.
-    ExpectedFailure,
-    /// Every check held, but the known-failures file lists the case: fails the run.
-    UnexpectedPass,
-    /// The case file did not load.
-    InvalidCase,
-    /// The target cannot serve the case.
-    Ignored,
-    /// No verdict could be reached.
-    Inconclusive,
-}
-
-impl Kind {
-    /// The name in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Passed => "passed",
-            Kind::Failed => "failed",
-            Kind::ExpectedFailure => "expected_failure",
-            Kind::UnexpectedPass => "unexpected_pass",
-            Kind::InvalidCase => "invalid_case",
-            Kind::Ignored => "ignored",
-            Kind::Inconclusive => "inconclusive",
-        }
-    }
-
-    /// Whether a case of this kind fails the run.
-    pub fn fails_the_run(self) -> bool {
-        matches!(
-            self,
-            Kind::Failed | Kind::UnexpectedPass | Kind::InvalidCase
-        )
-    }
-
-    /// Every kind, in report order.
-    pub const ALL: [Kind; 7] = [
-        Kind::Passed,
-        Kind::Failed,
-        Kind::ExpectedFailure,
-        Kind::UnexpectedPass,
-        Kind::InvalidCase,
-        Kind::Ignored,
-        Kind::Inconclusive,
-    ];
-}
-
 impl Entry {
-    /// The entry of a case that ran, with its failure text if it failed; the evidence is
-    /// redacted here.
+    /// The entry of a case that ran, as the gate judged it, with its failure text if it
+    /// failed; the evidence is redacted here.
     pub fn of(
         trial: String,
         file: String,
         result: CaseResult,
+        judged: Judged,
         message: Option<Arc<str>>,
         secrets: &Secrets,
     ) -> Self {
-        let (kind, reason) = match &result.outcome {
-            Outcome::Passed => (Kind::Passed, None),
-            Outcome::Failed { .. } => (Kind::Failed, None),
-            Outcome::Ignored(why) => (Kind::Ignored, Some(why.to_string())),
-            Outcome::Inconclusive(why) => (Kind::Inconclusive, Some(why.to_string())),
-        };
         let findings = result.findings().to_vec();
         let evidence = Evidence::of(&result, secrets).map(Box::new);
         let applied = result.applied();
         let rerun = result.rerun.as_deref().map(|r| secrets.redact(r));
         Entry {
             trial,
+            subject: Subject::Case,
             file,
-            kind,
-            reason,
+            kind: judged.verdict,
+            reason: judged.reason.map(|r| secrets.redact(&r)),
             findings,
             notes: result.notes,
             elapsed: Some(result.elapsed),
             message,
-            ticket: None,
+            ticket: judged.ticket,
             applied,
             evidence,
             rerun,
             signals: result.signals,
         }
-    }
-
-    /// The same entry as the gate judged it: `kind` and the entry's ticket.
-    pub fn judged(mut self, kind: Kind, ticket: &str) -> Self {
-        self.kind = kind;
-        self.ticket = Some(ticket.to_string());
-        if kind == Kind::ExpectedFailure {
-            self.reason = Some(format!("expected failure ({ticket})"));
-        }
-        self
     }
 
     /// The checks that failed, each once, in check order.
@@ -174,36 +107,14 @@ impl Entry {
         set.into_iter().collect()
     }
 
-    /// The entry of the gate's own trial: it held, or the file is out of date (`message`).
-    pub fn gate(trial: String, file: String, message: Option<String>) -> Self {
+    /// An entry of a trial that sent nothing: only its verdict, reason and message.
+    fn bare(trial: String, file: String, kind: Verdict) -> Self {
         Entry {
             trial,
+            subject: Subject::Case,
             file,
-            kind: if message.is_some() {
-                Kind::Failed
-            } else {
-                Kind::Passed
-            },
+            kind,
             reason: None,
-            findings: Vec::new(),
-            notes: Vec::new(),
-            elapsed: None,
-            message: message.map(Arc::from),
-            ticket: None,
-            applied: Default::default(),
-            evidence: None,
-            rerun: None,
-            signals: Default::default(),
-        }
-    }
-
-    /// The entry of a case its own file parks (`ignore`): selected, but not run.
-    pub fn parked(trial: String, file: String, why: &str) -> Self {
-        Entry {
-            trial,
-            file,
-            kind: Kind::Ignored,
-            reason: Some(format!("ignored by its file: {why}")),
             findings: Vec::new(),
             notes: Vec::new(),
             elapsed: None,
@@ -216,22 +127,42 @@ impl Entry {
         }
     }
 
+    /// The entry of the gate's own trial: it held, or the file is out of date (`message`).
+    pub fn gate(trial: String, file: String, message: Option<String>) -> Self {
+        let kind = if message.is_some() {
+            Verdict::Failed
+        } else {
+            Verdict::Passed
+        };
+        Entry {
+            subject: Subject::KnownFailuresFile,
+            message: message.map(Arc::from),
+            ..Entry::bare(trial, file, kind)
+        }
+    }
+
+    /// The entry of a case its own file parks (`ignore`): selected, but not run.
+    pub fn parked(trial: String, file: String, why: &str) -> Self {
+        Entry {
+            reason: Some(format!("ignored by its file: {why}")),
+            ..Entry::bare(trial, file, Verdict::Ignored)
+        }
+    }
+
     /// The entry of a case file that did not load.
     pub fn invalid(trial: String, file: String, message: Arc<str>) -> Self {
         Entry {
-            trial,
-            file,
-            kind: Kind::InvalidCase,
-            reason: None,
-            findings: Vec::new(),
-            notes: Vec::new(),
-            elapsed: None,
             message: Some(message),
-            ticket: None,
-            applied: Default::default(),
-            evidence: None,
-            rerun: None,
-            signals: Default::default(),
+            ..Entry::bare(trial, file, Verdict::InvalidCase)
+        }
+    }
+
+    /// The entry of a case whose run panicked: a bug in errcontract, which fails the run so it
+    /// is seen, and says whose bug it is.
+    pub fn crashed(trial: String, file: String, message: Arc<str>) -> Self {
+        Entry {
+            message: Some(message),
+            ..Entry::bare(trial, file, Verdict::Failed)
         }
     }
 }
@@ -273,16 +204,4 @@ pub fn check_writable(dir: &Path) -> std::io::Result<()> {
     ));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)
-}
-
-/// A path as the user would type it: relative to the working directory when below it.
-pub fn display_path(path: &Path) -> String {
-    // Asked once per process: every case of a run asks.
-    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    let cwd = CWD.get_or_init(|| std::env::current_dir().ok());
-    let rel = cwd
-        .as_ref()
-        .and_then(|c| path.strip_prefix(c).ok())
-        .unwrap_or(path);
-    rel.display().to_string()
 }

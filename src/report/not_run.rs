@@ -4,14 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{Entry, Kind};
+use super::Entry;
+use crate::gate::Verdict;
 
 /// The summary text, or nothing when every case ran to a verdict.
 pub fn summary(entries: &[Entry]) -> String {
     let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
     let not_run = entries
         .iter()
-        .filter(|e| matches!(e.kind, Kind::Ignored | Kind::Inconclusive));
+        .filter(|e| matches!(e.kind, Verdict::Ignored | Verdict::Inconclusive));
     for why in not_run.filter_map(|e| e.reason.as_deref()) {
         *by_reason.entry(why).or_default() += 1;
     }
@@ -39,7 +40,7 @@ const TOP_REASONS: usize = 3;
 /// `cases` are each case's verdict and reason; the gate's own trial is no case. `missing`:
 /// cases of the suite with no result at all (a merge missing a shard).
 pub fn headline<'a>(
-    cases: impl IntoIterator<Item = (&'a str, Kind, Option<&'a str>)>,
+    cases: impl IntoIterator<Item = (&'a str, Verdict, Option<&'a str>)>,
     missing: usize,
 ) -> String {
     let mut total = missing;
@@ -54,10 +55,17 @@ pub fn headline<'a>(
         }
         total += 1;
         match kind {
-            Kind::Passed | Kind::Failed | Kind::ExpectedFailure | Kind::UnexpectedPass => ran += 1,
-            Kind::InvalidCase => *by_reason.entry("the case file did not load").or_default() += 1,
-            Kind::Ignored | Kind::Inconclusive => {
-                *by_reason.entry(reason.unwrap_or("(no reason)")).or_default() += 1
+            Verdict::Passed
+            | Verdict::Failed
+            | Verdict::ExpectedFailure
+            | Verdict::UnexpectedPass => ran += 1,
+            Verdict::InvalidCase => {
+                *by_reason.entry("the case file did not load").or_default() += 1
+            }
+            Verdict::Ignored | Verdict::Inconclusive => {
+                *by_reason
+                    .entry(reason.unwrap_or("(no reason)"))
+                    .or_default() += 1
             }
         }
     }
@@ -72,7 +80,11 @@ pub fn headline<'a>(
         .take(TOP_REASONS)
         .map(|(why, n)| format!("{n} × {why}"))
         .collect();
-    out.push_str(&format!("; the other {}: {}", total - ran, shown.join("; ")));
+    out.push_str(&format!(
+        "; the other {}: {}",
+        total - ran,
+        shown.join("; ")
+    ));
     if rows.len() > TOP_REASONS {
         let more: usize = rows[TOP_REASONS..].iter().map(|(_, n)| n).sum();
         out.push_str(&format!("; {more} for other reasons"));

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::redact::Secrets;
 
-use super::Kind;
 use super::json::{CaseRecord, Document};
+use crate::gate::Verdict;
 
 /// Markdown text: `|` and line breaks in a table cell or list item made harmless.
 fn md(s: &str) -> String {
@@ -31,7 +31,7 @@ fn first_line(c: &CaseRecord) -> String {
 
 /// The Markdown text.
 pub fn render(doc: &Document, secrets: &Secrets) -> String {
-    let n = |k: Kind| doc.summary.get(k.as_str()).copied().unwrap_or(0);
+    let n = |k: Verdict| doc.summary.get(k.as_str()).copied().unwrap_or(0);
     let total: usize = doc.summary.values().sum();
     let failing: Vec<&CaseRecord> = doc
         .cases
@@ -39,7 +39,7 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
         .filter(|c| {
             matches!(
                 c.outcome,
-                Kind::Failed | Kind::UnexpectedPass | Kind::InvalidCase
+                Verdict::Failed | Verdict::UnexpectedPass | Verdict::InvalidCase
             )
         })
         .collect();
@@ -56,13 +56,13 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
             out,
             "**The run proves less than it seems (exit {}):** {}\n",
             doc.exit_code,
-            md(first.lines().next().unwrap_or_default())
+            md(first.message.lines().next().unwrap_or_default())
         );
         for guard in &doc.guards {
-            let _ = writeln!(out, "> {}\n", md(guard));
+            let _ = writeln!(out, "> {}\n", md(&guard.message));
         }
     } else if failing.is_empty() {
-        let not_run = n(Kind::Ignored) + n(Kind::Inconclusive);
+        let not_run = n(Verdict::Ignored) + n(Verdict::Inconclusive);
         let _ = writeln!(
             out,
             "**No case failed**: {} of {total} concluded, {not_run} not run or inconclusive.\n",
@@ -76,7 +76,7 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
         );
     }
     out.push_str("| verdict | cases |\n|---|---:|\n");
-    for kind in Kind::ALL {
+    for kind in Verdict::ALL {
         if n(kind) > 0 {
             let _ = writeln!(out, "| {} | {} |", kind.as_str().replace('_', " "), n(kind));
         }
@@ -96,7 +96,7 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
     let expected: Vec<&CaseRecord> = doc
         .cases
         .iter()
-        .filter(|c| c.outcome == Kind::ExpectedFailure)
+        .filter(|c| c.outcome == Verdict::ExpectedFailure)
         .collect();
     if !expected.is_empty() {
         let _ = write!(out, "\n## Expected failures ({})\n\n", expected.len());
@@ -107,7 +107,7 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
     }
     let mut not_run: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &doc.cases {
-        if matches!(c.outcome, Kind::Ignored | Kind::Inconclusive) {
+        if matches!(c.outcome, Verdict::Ignored | Verdict::Inconclusive) {
             *not_run
                 .entry(c.reason.as_deref().unwrap_or("(no reason)"))
                 .or_default() += 1;

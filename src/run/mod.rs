@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 pub use budget::Budget;
 pub use outcome::{CaseResult, Inconclusive, NotRun, Outcome, StepRecord};
-pub use schedule::{Done, Job, spawn};
+pub use schedule::{Event, spawn};
 pub use signals::{KeyAnswer, Signals, StoppedAnswering};
 
 use crate::case::{Case, Requirement};

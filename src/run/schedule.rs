@@ -1,10 +1,11 @@
 //! The scheduler: the selected cases run on the async runtime, as many at once as the budget
-//! lets through, whatever libtest's `--test-threads` is. Each case's result goes to whoever
-//! waits for it (the libtest trial of that case), as soon as it is known.
+//! lets through, whatever libtest's `--test-threads` is. Each case's result is sent as an
+//! [`Event`] as soon as it is known; whoever reads the events (the session) judges and
+//! reports. Nothing is judged or rendered here, on a runtime worker.
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::case::Case;
 
@@ -15,32 +16,67 @@ use super::{CaseResult, Runner};
 /// however many cases are selected.
 const CASES_PER_SLOT: usize = 2;
 
-/// What to do with a case's result: called once, on a runtime worker.
-pub type Done = Box<dyn FnOnce(&Case, CaseResult) + Send>;
-
-/// One case to run, and what to do with its result.
-pub struct Job {
-    /// The case.
-    pub case: Arc<Case>,
-    /// Called with the result.
-    pub done: Done,
+/// What the scheduler says of a case, by the index it was given with.
+#[derive(Debug)]
+pub enum Event {
+    /// The case came to a result.
+    Finished {
+        /// The case's index among the jobs.
+        index: usize,
+        /// Its result.
+        result: CaseResult,
+    },
+    /// Running the case panicked: a bug in errcontract, not a verdict on the target.
+    Panicked {
+        /// The case's index among the jobs.
+        index: usize,
+        /// The panic's message.
+        message: String,
+    },
 }
 
-/// Start running `jobs` in order on `runtime`; returns at once.
-pub fn spawn(runtime: &tokio::runtime::Handle, runner: Arc<Runner>, jobs: Vec<Job>) {
+/// Start running `jobs` (each case with its index) in order on `runtime`; returns at once. The
+/// events end when every case has sent one.
+pub fn spawn(
+    runtime: &tokio::runtime::Handle,
+    runner: Arc<Runner>,
+    jobs: Vec<(usize, Arc<Case>)>,
+) -> mpsc::UnboundedReceiver<Event> {
+    let (events, received) = mpsc::unbounded_channel();
     let in_progress = Arc::new(Semaphore::new(
         runner.settings().concurrency.max(1) * CASES_PER_SLOT,
     ));
     runtime.spawn(async move {
-        for job in jobs {
+        for (index, case) in jobs {
             // The semaphore is never closed; were it, the case would start unbounded.
             let permit = in_progress.clone().acquire_owned().await.ok();
             let runner = runner.clone();
+            let events = events.clone();
+            let job = tokio::spawn(async move { runner.run_case(&case).await });
             tokio::spawn(async move {
-                let result = runner.run_case(&job.case).await;
-                (job.done)(&job.case, result);
+                let event = match job.await {
+                    Ok(result) => Event::Finished { index, result },
+                    Err(e) => Event::Panicked {
+                        index,
+                        message: panic_message(e),
+                    },
+                };
+                // The reader left (the run is over): nobody waits for this result.
+                let _ = events.send(event);
                 drop(permit);
             });
         }
     });
+    received
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with no message".into()),
+        Err(e) => e.to_string(),
+    }
 }

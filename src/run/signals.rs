@@ -67,7 +67,9 @@ impl Signals {
                 if status == refusal {
                     Some(KeyAnswer::Refused { status })
                 } else {
-                    table.shows_key_accepted(status).then_some(KeyAnswer::Accepted)
+                    table
+                        .shows_key_accepted(status)
+                        .then_some(KeyAnswer::Accepted)
                 }
             })
         });

@@ -165,7 +165,10 @@ fn catalog() -> Vec<Bad> {
         ),
         bad(
             "header-name-with-a-space",
-            replaced("\"auth\": \"valid\"", "\"auth\": \"valid\", \"headers\": { \"X A\": \"1\" }"),
+            replaced(
+                "\"auth\": \"valid\"",
+                "\"auth\": \"valid\", \"headers\": { \"X A\": \"1\" }",
+            ),
             (4, 99),
             "\"X A\" is not a valid HTTP header name",
         ),

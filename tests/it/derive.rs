@@ -68,7 +68,7 @@ fn the_templates_derive_at_least_150_distinct_trials_over_every_endpoint() {
     }
     // Every endpoint of the coverage matrix has a template.
     let contract = support::contract();
-    let loaded = errcontract::case::derive_all(&cases(), &contract).expect("templates load");
+    let loaded = errcontract::derive::derive_all(&cases(), &contract).expect("templates load");
     assert!(loaded.broken.is_empty(), "{:?}", loaded.broken);
     for endpoint in &contract.endpoints {
         assert!(
@@ -447,7 +447,8 @@ fn list_names_the_derived_trials_without_reaching_the_target() {
 #[tokio::test]
 async fn the_failure_of_a_derived_case_is_snapshot_tested() {
     let server = blaming_target("parameter_missing", "model").await;
-    let loaded = errcontract::case::derive_all(&cases(), &support::contract()).expect("templates");
+    let loaded =
+        errcontract::derive::derive_all(&cases(), &support::contract()).expect("templates");
     let case = loaded
         .cases
         .iter()
@@ -625,10 +626,15 @@ async fn a_target_whose_models_take_every_value_only_leaves_a_trial_untried() {
             .to_string()
     };
     assert!(
-        line(&out, untried).contains("ignored (nothing to send: `seedream-5-lite` takes every supported_resolutions"),
+        line(&out, untried).contains(
+            "ignored (nothing to send: `seedream-5-lite` takes every supported_resolutions"
+        ),
         "{out}"
     );
-    assert!(line(&out, rule).contains("ignored (nothing to send"), "{out}");
+    assert!(
+        line(&out, rule).contains("ignored (nothing to send"),
+        "{out}"
+    );
     assert!(
         !out.contains("test derived::images/generations "),
         "the template is not broken: {out}"
@@ -643,12 +649,25 @@ async fn a_target_whose_models_take_every_value_only_leaves_a_trial_untried() {
     for trial in [untried, rule] {
         assert!(listed.contains(&format!("{trial}: test")), "{listed}");
     }
-    let one = run(&["run", "--exact", "derived::images/generations/unsupported/resolution"]).await;
+    let one = run(&[
+        "run",
+        "--exact",
+        "derived::images/generations/unsupported/resolution",
+    ])
+    .await;
     let (out, err) = text(&one);
     assert_eq!(one.status.code(), Some(0), "{out}{err}");
-    assert!(line(&out, untried).contains("ignored (nothing to send"), "{out}");
+    assert!(
+        line(&out, untried).contains("ignored (nothing to send"),
+        "{out}"
+    );
 
-    let none = run(&["run", "--exact", "derived::images/generations/unsupported/no-such"]).await;
+    let none = run(&[
+        "run",
+        "--exact",
+        "derived::images/generations/unsupported/no-such",
+    ])
+    .await;
     let (out, err) = text(&none);
     assert_eq!(
         none.status.code(),

@@ -559,7 +559,12 @@ fn every_trial_of_the_corpus_is_held_by_its_exact_name() {
 fn expectations_refuses_a_run_that_ended_on_a_guard_and_points_at_the_schemas() {
     let v = Vendor::new(&[("g/param-gap", &param_gap())]);
     let first = v.run("first", &[]);
-    assert_eq!(code(&first), Some(i32::from(exit::FAILED)), "{}", out(&first));
+    assert_eq!(
+        code(&first),
+        Some(i32::from(exit::FAILED)),
+        "{}",
+        out(&first)
+    );
     let from = v.reports("first").join("report.json");
     let nested = v.dir.path().join("ci/gate");
     std::fs::create_dir_all(&nested).expect("mkdir");
@@ -584,7 +589,10 @@ fn expectations_refuses_a_run_that_ended_on_a_guard_and_points_at_the_schemas() 
     // The same report, as a run that ended on a guard writes it.
     let mut guarded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&from).expect("report")).expect("json");
-    guarded["guards"] = serde_json::json!(["the target stopped answering: 5 requests in a row got no answer"]);
+    guarded["guards"] = serde_json::json!([{
+        "guard": "stopped_answering", "after": 5, "timeout_ms": 30000, "left": 1, "exit_code": 5,
+        "message": "the target stopped answering: 5 requests in a row got no answer within 30s"
+    }]);
     guarded["exit_code"] = serde_json::json!(5);
     let g = v.dir.path().join("guarded.json");
     std::fs::write(&g, guarded.to_string()).expect("write");

@@ -155,9 +155,16 @@ async fn every_valid_key_case_refused_says_the_key_is_wrong() {
         .mount(&server)
         .await;
     let dir = routing_cases(3);
+    let reports = tempfile::tempdir().expect("temp dir");
     let o = output(errcontract(
         dir.path(),
-        &[("ERRCONTRACT_BASE_URL", &server.uri())],
+        &[
+            ("ERRCONTRACT_BASE_URL", &server.uri()),
+            (
+                "ERRCONTRACT_REPORT_DIR",
+                reports.path().to_str().expect("utf-8"),
+            ),
+        ],
     ))
     .await;
     assert_eq!(
@@ -167,11 +174,23 @@ async fn every_valid_key_case_refused_says_the_key_is_wrong() {
         text(&o)
     );
     assert!(
-        text(&o).contains("every case whose answer depends on the valid key (3) was refused with 401")
+        text(&o)
+            .contains("every case whose answer depends on the valid key (3) was refused with 401")
             && text(&o).contains("check ERRCONTRACT_API_KEY"),
         "{}",
         text(&o)
     );
+    // The report says which guard fired as data, for CI to branch on without reading prose.
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.path().join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    crate::gate::valid_report(&doc);
+    let guard = &doc["guards"][0];
+    assert_eq!(guard["guard"], "key_rejected", "{guard}");
+    assert_eq!(guard["status"], 401, "{guard}");
+    assert_eq!(guard["exit_code"], exit::KEY_REJECTED, "{guard}");
+    assert_eq!(doc["exit_code"], exit::KEY_REJECTED);
 }
 
 /// A target whose key check comes after routing and fault injection, as most do: unknown
@@ -207,8 +226,14 @@ fn cases_some_answered_before_the_key() -> tempfile::TempDir {
   "expect": { "status": 500, "code": "server_error", "param": null, "retryable": true }
 }"#;
     let mut files = vec![
-        ("routing/r0", UNKNOWN_PATH_CASE.replace("/v2/no-such-thing", "/v2/no-such-thing-0")),
-        ("routing/r1", UNKNOWN_PATH_CASE.replace("/v2/no-such-thing", "/v2/no-such-thing-1")),
+        (
+            "routing/r0",
+            UNKNOWN_PATH_CASE.replace("/v2/no-such-thing", "/v2/no-such-thing-0"),
+        ),
+        (
+            "routing/r1",
+            UNKNOWN_PATH_CASE.replace("/v2/no-such-thing", "/v2/no-such-thing-1"),
+        ),
         ("images/fault", fault.to_string()),
     ];
     for name in ["images/a", "images/b", "images/c"] {

@@ -138,7 +138,7 @@ fn derived_cases() -> &'static [(Arc<errcontract::case::Case>, String)] {
         std::sync::OnceLock::new();
     CASES.get_or_init(|| {
         let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
-        errcontract::case::derive_all(&cases, &support::contract())
+        errcontract::derive::derive_all(&cases, &support::contract())
             .expect("the templates load")
             .cases
             .into_iter()

@@ -392,13 +392,19 @@ async fn a_merge_missing_cases_of_the_suite_fails_unless_partial() {
         "{summary}"
     );
     assert!(
-        summary.contains("**1 of 4 cases ran to a verdict; the other 3: 3 × no result in the fragments"),
+        summary.contains(
+            "**1 of 4 cases ran to a verdict; the other 3: 3 × no result in the fragments"
+        ),
         "{summary}"
     );
     // A CI test view reads junit.xml: it must not show green.
     let junit = read(&root.path().join("m/junit.xml"));
     assert!(junit.contains("errors=\"3\""), "{junit}");
-    for name in ["case::routing/unknown-a", "case::routing/unknown-b", "case::billing/unknown"] {
+    for name in [
+        "case::routing/unknown-a",
+        "case::routing/unknown-b",
+        "case::billing/unknown",
+    ] {
         assert!(
             junit.contains(&format!("<testcase name=\"{name}\"")),
             "{name} missing from junit: {junit}"
@@ -433,7 +439,8 @@ async fn every_summary_starts_with_how_many_cases_ran_and_why_the_rest_did_not()
     for name in ["images/a", "images/b", "images/c"] {
         let file = cases.path().join(format!("{name}.json"));
         std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-        let billable = support::RESOLUTION_CASE.replacen("{", "{\n  \"billable_if_accepted\": true,", 1);
+        let billable =
+            support::RESOLUTION_CASE.replacen("{", "{\n  \"billable_if_accepted\": true,", 1);
         std::fs::write(file, billable).expect("write");
     }
     let root = tempfile::tempdir().expect("tempdir");

@@ -13,13 +13,13 @@ use serde_json::{Map, Value, json};
 use crate::contract::Contract;
 use crate::locate::{self, SourceMap};
 
-use super::discover::{Broken, Loaded, case_name, derivation_inputs};
-use super::error::CaseErrors;
-use super::fault::{Fault, Kind, apply, precedence_faults, single_faults};
-use super::load::parse;
-use super::model::{Case, Derived};
-use super::models::Models;
-use super::template::{TEMPLATE_SUFFIX, Template, load_template, template_name};
+mod fault;
+
+use crate::case::{
+    Broken, Case, CaseErrors, Derived, Loaded, Models, TEMPLATE_SUFFIX, Template, case_name,
+    derivation_inputs, load_all, load_template, parse, template_name,
+};
+use fault::{Fault, Kind, apply, precedence_faults, single_faults};
 
 /// A derived case file's text and what it injects.
 #[derive(Debug, Clone)]
@@ -70,8 +70,8 @@ fn case_file(t: &Template, fault: &Fault, contract: &Contract) -> DerivedFile {
             .requires
             .iter()
             .map(|r| match r {
-                super::model::Requirement::Role(r) => json!(r.as_str()),
-                super::model::Requirement::Feature(f) => json!(f.as_str()),
+                crate::case::Requirement::Role(r) => json!(r.as_str()),
+                crate::case::Requirement::Feature(f) => json!(f.as_str()),
             })
             .collect();
         case.insert("requires".into(), Value::Array(requires));
@@ -198,6 +198,15 @@ pub fn template_models(root: &Path) -> Option<Models> {
     (!templates.is_empty())
         .then(|| Models::load(root).ok())
         .flatten()
+}
+
+/// The whole suite below `root`: every case file and every case its templates derive.
+pub fn suite(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
+    let mut loaded = load_all(root, contract)?;
+    let derived = derive_all(root, contract)?;
+    loaded.cases.extend(derived.cases);
+    loaded.broken.extend(derived.broken);
+    Ok(loaded)
 }
 
 /// Replace the derived cases (and broken templates) of `loaded` by those derived with `models`.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::case::{self, Auth, Loaded, Method, ModelValues, Models, RequestSpec, Role};
+use crate::case::{Auth, Loaded, Method, ModelValues, Models, RequestSpec, Role};
 use crate::contract::Contract;
 use crate::probe::Probe;
 use crate::request::{self, Vars};
@@ -15,7 +15,7 @@ use crate::target::Target;
 
 /// What the lookup found.
 #[derive(Debug)]
-pub struct Lookup {
+pub(super) struct Lookup {
     /// The models of the file, each replaced by the target's answer where it gave one.
     pub models: Models,
     /// How many models were asked for.
@@ -45,7 +45,7 @@ impl Lookup {
 }
 
 /// Ask the target for each model of `models` (nothing without a `valid` key).
-pub async fn ask(probe: &Probe, target: &Target, models: Models, rps: f64) -> Lookup {
+pub(super) async fn ask(probe: &Probe, target: &Target, models: Models, rps: f64) -> Lookup {
     let ids: Vec<String> = models.ids().map(String::from).collect();
     let mut answers: BTreeMap<String, ModelValues> = BTreeMap::new();
     if !target.keys.contains_key(&Role::Valid) {
@@ -104,7 +104,7 @@ pub async fn ask(probe: &Probe, target: &Target, models: Models, rps: f64) -> Lo
 /// (`selected` says which trial names it runs): ask the target for the models below `root` and
 /// derive them again with its answers. Returns the line that says where the values came from.
 /// (So a process of nextest, which runs one trial, asks only for an `unsupported/...` trial.)
-pub async fn refresh(
+pub(super) async fn refresh(
     loaded: &mut Loaded,
     root: &Path,
     contract: &Contract,
@@ -118,12 +118,12 @@ pub async fn refresh(
     if !wanted {
         return Ok(None);
     }
-    let Some(models) = case::template_models(root) else {
+    let Some(models) = crate::derive::template_models(root) else {
         return Ok(None);
     };
     let lookup = ask(probe, target, models, rps).await;
     if lookup.answered > 0 {
-        case::rederive(loaded, root, contract, &lookup.models)?;
+        crate::derive::rederive(loaded, root, contract, &lookup.models)?;
     }
     Ok(Some(lookup.summary()))
 }

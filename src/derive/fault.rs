@@ -5,8 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::lint::Problem;
-use super::template::{JsonType, Param, Place, Segment, Template, pointer_of, segments};
+use crate::case::{JsonType, Param, Place, Problem, Segment, Template, pointer_of, segments};
 
 /// Which code of `faults.json` a fault expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +211,10 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
             None => {
                 let mut f = invalid(
                     format!("unsupported/{name}"),
-                    format!("no value of `{name}` that another model takes and `{}` does not", model.id),
+                    format!(
+                        "no value of `{name}` that another model takes and `{}` does not",
+                        model.id
+                    ),
                     value.clone(),
                 );
                 f.untried = Some(format!(

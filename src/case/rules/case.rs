@@ -1,45 +1,16 @@
-//! The case rules the schema cannot say, in one place: per file (the expectation against the
-//! table, regexes that compile, placeholders bound by an earlier capture), advice (an
-//! expectation stricter than the contract, a warning), and across files (names that collide),
-//! and `errcontract lint` over a directory.
+//! The rules of one case file, and advice: expectations stricter than the contract.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeSet;
 
 use crate::contract::{Contract, RetryAfterRule};
-use crate::locate::{self, LineCol};
+use crate::locate;
 
-use super::derive::{derive_all, derive_template};
-use super::discover::{derivation_inputs, load_all};
-use super::error::CaseError;
-use super::load::load;
-use super::model::Case;
-use super::template::TEMPLATE_SUFFIX;
-
-/// A rule broken in one file, at a JSON Pointer (located by the loader).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Problem {
-    pub pointer: String,
-    pub message: String,
-    pub help: Option<String>,
-}
-
-impl Problem {
-    /// The problem as an error of the file at `path`, at its line and column in `map`.
-    pub(super) fn located(self, path: &std::path::Path, map: &locate::SourceMap) -> CaseError {
-        CaseError {
-            path: path.to_path_buf(),
-            at: map.value_at(&self.pointer),
-            pointer: self.pointer,
-            message: self.message,
-            help: self.help,
-        }
-    }
-}
+use super::super::model::Case;
+use super::Problem;
 
 /// The semantic rules the schema cannot say: the expectation against the table, regexes that
 /// compile, placeholders bound by an earlier capture.
-pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
+pub fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
     let mut errs = Vec::new();
     let mut push = |pointer: String, message: String, help: Option<String>| {
         errs.push(Problem {
@@ -216,7 +187,7 @@ pub(super) fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
 /// header name or value HTTP does not allow (a line break would inject a header of its own), a
 /// `.` or `..` segment in the path (it climbs out of a base path such as `/api`), a control
 /// character or space in the path. Pointers are below the request.
-fn wire_problems(request: &super::model::RequestSpec) -> Vec<Problem> {
+fn wire_problems(request: &crate::case::RequestSpec) -> Vec<Problem> {
     use reqwest::header::{HeaderName, HeaderValue};
     let mut out = Vec::new();
     for (name, value) in &request.headers {
@@ -241,13 +212,15 @@ fn wire_problems(request: &super::model::RequestSpec) -> Vec<Problem> {
             });
         }
     }
-    if let super::model::Auth::Explicit { authorization } = &request.auth
+    if let crate::case::Auth::Explicit { authorization } = &request.auth
         && HeaderValue::from_str(authorization).is_err()
     {
         out.push(Problem {
             pointer: "auth/authorization".into(),
             message: format!("{authorization:?} is not a valid HTTP header value"),
-            help: Some("no line break or other control character in the Authorization value".into()),
+            help: Some(
+                "no line break or other control character in the Authorization value".into(),
+            ),
         });
     }
     let path = request.path.split(['?', '#']).next().unwrap_or_default();
@@ -299,7 +272,7 @@ const RETRY_AFTER_SAMPLES: [&str; 2] = ["120", "Wed, 21 Oct 2026 07:28:00 GMT"];
 
 /// Advice, not errors: expectations stricter than the table's rule for their code, which a
 /// conforming target may fail.
-pub(super) fn advice(case: &Case, contract: &Contract) -> Vec<Problem> {
+pub fn advice(case: &Case, contract: &Contract) -> Vec<Problem> {
     let mut out = Vec::new();
     for (base, step) in &case.steps {
         let e = &step.expect;
@@ -367,130 +340,6 @@ pub fn placeholders(path: &str) -> Vec<String> {
                 rest = &after[close + 1..];
             }
             None => break,
-        }
-    }
-    out
-}
-
-/// What lint found.
-#[derive(Debug, Default)]
-pub struct LintReport {
-    /// Files read.
-    pub files: usize,
-    /// Cases that are clean.
-    pub clean: usize,
-    /// Every problem, by file then position.
-    pub problems: Vec<CaseError>,
-    /// Advice that does not make a file invalid: expectations stricter than the contract,
-    /// files that look like cases but are not read.
-    pub warnings: Vec<CaseError>,
-}
-
-impl LintReport {
-    /// One closing line.
-    pub fn summary(&self) -> String {
-        format!(
-            "{} case file{} checked: {} clean, {} problem{}, {} warning{}",
-            self.files,
-            if self.files == 1 { "" } else { "s" },
-            self.clean,
-            self.problems.len(),
-            if self.problems.len() == 1 { "" } else { "s" },
-            self.warnings.len(),
-            if self.warnings.len() == 1 { "" } else { "s" }
-        )
-    }
-}
-
-/// Lint a directory of cases (its templates and model lists too), or one case or template file.
-pub fn lint_path(path: &Path, contract: &Contract) -> std::io::Result<LintReport> {
-    let mut report = LintReport::default();
-    if path.is_file() {
-        let root = path.parent().unwrap_or(Path::new("."));
-        report.files = 1;
-        let result = if path.to_string_lossy().ends_with(TEMPLATE_SUFFIX) {
-            derive_template(models_root(root), path, contract).map(|_| Vec::new())
-        } else {
-            load(root, path, contract).map(|case| located_advice(&case, contract))
-        };
-        match result {
-            Ok(warnings) => {
-                report.clean = 1;
-                report.warnings = warnings;
-            }
-            Err(e) => report.problems.extend(e.0),
-        }
-        return Ok(report);
-    }
-    let loaded = load_all(path, contract)?;
-    report.files = loaded.cases.len() + loaded.broken.len();
-    report.clean = loaded.cases.len();
-    report.warnings = loaded.warnings;
-    for case in &loaded.cases {
-        report.warnings.extend(located_advice(case, contract));
-    }
-    for broken in loaded.broken {
-        report.problems.extend(broken.errors.0);
-    }
-    report.problems.extend(collisions(&loaded.cases));
-    // Each template counts as one file: clean when it loads and every case it derives lints.
-    let templates = derivation_inputs(path, TEMPLATE_SUFFIX)?.len();
-    let derived = derive_all(path, contract)?;
-    report.files += templates;
-    report.clean += templates.saturating_sub(derived.broken.len());
-    for broken in derived.broken {
-        report.problems.extend(broken.errors.0);
-    }
-    Ok(report)
-}
-
-/// For one template file: the nearest directory, from its own up, that holds a `*.models.json`
-/// (the cases directory, for a template in `cases/<area>/`); its own when none does.
-fn models_root(dir: &Path) -> &Path {
-    let has_models = |d: &Path| {
-        std::fs::read_dir(d).is_ok_and(|entries| {
-            entries.flatten().any(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .ends_with(super::models::MODELS_SUFFIX)
-            })
-        })
-    };
-    dir.ancestors().find(|d| has_models(d)).unwrap_or(dir)
-}
-
-/// The advice for one case, located in its file.
-fn located_advice(case: &Case, contract: &Contract) -> Vec<CaseError> {
-    let advice = advice(case, contract);
-    if advice.is_empty() {
-        return Vec::new();
-    }
-    let map = locate::SourceMap::new(case.text().unwrap_or_else(|_| std::sync::Arc::from("")));
-    advice
-        .into_iter()
-        .map(|p| p.located(&case.path, &map))
-        .collect()
-}
-
-/// The rule across files: names that differ only in case collide on case-insensitive file
-/// systems and in reports.
-pub fn collisions(cases: &[std::sync::Arc<Case>]) -> Vec<CaseError> {
-    let mut seen: BTreeMap<String, &Case> = BTreeMap::new();
-    let mut out = Vec::new();
-    for c in cases {
-        if let Some(first) = seen.insert(c.name.to_lowercase(), c) {
-            out.push(CaseError {
-                path: c.path.clone(),
-                at: LineCol { line: 1, column: 1 },
-                pointer: String::new(),
-                message: format!(
-                    "case name {:?} collides with {:?} ({}) when case is ignored",
-                    c.name,
-                    first.name,
-                    first.path.display()
-                ),
-                help: Some("rename one of the files".into()),
-            });
         }
     }
     out

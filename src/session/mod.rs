@@ -1,0 +1,464 @@
+//! One run as a library call, printing nothing. In three phases, each a type:
+//!
+//! - [`Prepared::new`]: settings → the contract → the known failures → the cases (one file for
+//!   `--exact case::…`, the whole suite otherwise, derived cases included);
+//! - [`Prepared::connect`]: the guards that need no target (nothing selected, an unwritable
+//!   report directory), the runtime, the client, the target (or the built-in reference server);
+//! - [`Connected::launch`]: the target reachable, the target's model lists, the scheduler
+//!   started; every trial gets a slot its verdict arrives in ([`Started::trials`]);
+//! - [`Started::finish`]: once every trial has taken its verdict, the guards over the results,
+//!   a `Document`, and its reports written by the code merges and traffic checks end in too
+//!   ([`conclude`]).
+//!
+//! Results reach the session as events from the scheduler and are judged on a thread of its
+//! own (`collect.rs`). The adapters (`harness` for libtest, `main.rs`) print what it returns.
+
+mod collect;
+mod conclude;
+mod merge;
+mod models;
+mod plan;
+mod setup;
+mod slot;
+mod target;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use conclude::{Concluded, Output, Written, conclude};
+pub use merge::{MergeOutcome, merge};
+pub use setup::{NothingSelected, SetupError};
+pub use slot::{Shown, Slot};
+
+use crate::case::{self, CaseError, Loaded, TRIAL_PREFIX};
+use crate::contract::Contract;
+use crate::gate::{self, Conclusion, GATE_TRIAL, KnownFailures, Verdict};
+use crate::probe::{Probe, ProbeConfig};
+use crate::reference::Running;
+use crate::report::{self, Matrix, json::Document};
+use crate::run::{self, Runner};
+use crate::settings::Settings;
+use crate::target::Target;
+use collect::{Collected, Reader};
+use plan::Plan;
+pub use plan::TrialSlot;
+
+/// How the adapter's selection treats a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// It runs.
+    Run,
+    /// It is selected by the filter but not run (parked by its file, or `--ignored` leaves it).
+    Skipped,
+    /// The filter leaves it out.
+    FilteredOut,
+}
+
+/// Which trials the adapter runs: libtest's filter, `--exact`, `--ignored`, as the session
+/// needs them.
+pub struct Selection<'a> {
+    /// How a trial of this name, parked by its file or not, is treated.
+    pub choose: &'a dyn Fn(&str, bool) -> Choice,
+    /// The filter, as the user gave it (for "nothing selected").
+    pub filter: Option<&'a str>,
+    /// `--ignored`: only parked trials run.
+    pub only_ignored: bool,
+    /// The one trial `--exact NAME` picks without `--skip` (nextest runs each trial so).
+    pub one: Option<&'a str>,
+}
+
+/// A run with its cases loaded; nothing started, nothing sent.
+pub struct Prepared {
+    settings: Settings,
+    contract: Arc<Contract>,
+    gate: Option<Arc<KnownFailures>>,
+    loaded: Loaded,
+}
+
+impl Prepared {
+    /// Load the contract, the known failures and the cases: only the file `--exact case::x`
+    /// names (`exact`), else the whole suite.
+    pub fn new(settings: Settings, exact: Option<&str>) -> Result<Prepared, SetupError> {
+        let contract = Contract::load(&settings.schemas_dir).map_err(SetupError::Schemas)?;
+        let gate = match &settings.expectations {
+            Some(path) => Some(Arc::new(
+                KnownFailures::load(path).map_err(SetupError::KnownFailures)?,
+            )),
+            None => None,
+        };
+        let loaded = discover(&settings.cases_dir, exact, &contract)?;
+        Ok(Prepared {
+            settings,
+            contract: Arc::new(contract),
+            gate,
+            loaded,
+        })
+    }
+
+    /// Files near the cases that are not read (look-alikes, links), for the user to hear of.
+    pub fn warnings(&self) -> &[CaseError] {
+        &self.loaded.warnings
+    }
+
+    /// Every trial, sorted, with whether its file parks it: the cases, the broken files, and
+    /// the gate's own trial when the run is gated.
+    pub fn trials(&self) -> Vec<(String, bool)> {
+        let mut names: Vec<(String, bool)> = self
+            .loaded
+            .cases
+            .iter()
+            .map(|c| (c.trial_name(), c.ignore.is_some()))
+            .chain(self.loaded.broken.iter().map(|b| (b.trial_name(), false)))
+            .chain(self.gate.is_some().then(|| (GATE_TRIAL.to_string(), false)))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Refuse what proves nothing before anything is started (nothing selected, an unwritable
+    /// report directory); then start the runtime and the client, and choose the target.
+    pub fn connect(self, selection: &Selection<'_>) -> Result<Connected, SetupError> {
+        let gate_only = self.gate.is_some() && selection.one == Some(GATE_TRIAL);
+        if !gate_only {
+            self.something_selected(selection)?;
+        }
+        if let Some(dir) = &self.settings.report_dir {
+            report::check_writable(dir).map_err(|source| SetupError::ReportDir {
+                dir: dir.clone(),
+                source,
+            })?;
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(SetupError::Runtime)?;
+        let (target, server) = if gate_only {
+            (self.named_target(), None)
+        } else {
+            target::choose(&self.settings, &runtime)?
+        };
+        Ok(Connected {
+            prepared: self,
+            runtime,
+            target,
+            _server: server,
+            gate_only,
+        })
+    }
+
+    /// The target a run that sends nothing names in its reports.
+    fn named_target(&self) -> Target {
+        match &self.settings.base_url {
+            Some(url) => Target::new(url, false, Default::default(), Default::default()),
+            None => Target::new(
+                Target::REFERENCE,
+                true,
+                Default::default(),
+                Default::default(),
+            ),
+        }
+    }
+
+    fn something_selected(&self, selection: &Selection<'_>) -> Result<(), SetupError> {
+        let choices: Vec<(Choice, bool)> = self
+            .loaded
+            .cases
+            .iter()
+            .map(|c| (c.trial_name(), c.ignore.is_some()))
+            .chain(self.loaded.broken.iter().map(|b| (b.trial_name(), false)))
+            .map(|(name, parked)| ((selection.choose)(&name, parked), parked))
+            .collect();
+        if choices.iter().any(|(c, _)| *c == Choice::Run) {
+            return Ok(());
+        }
+        let total = choices.len();
+        let filter = selection.filter.unwrap_or("").to_string();
+        let parked = choices
+            .iter()
+            .filter(|(c, parked)| *parked && *c != Choice::FilteredOut)
+            .count();
+        Err(SetupError::NothingSelected(if selection.only_ignored {
+            NothingSelected::NoneParked { filter, total }
+        } else if parked > 0 {
+            NothingSelected::AllParked { filter, parked }
+        } else {
+            NothingSelected::NoMatch { filter, total }
+        }))
+    }
+}
+
+/// A run whose target is chosen (and the built-in server started); nothing sent yet.
+pub struct Connected {
+    prepared: Prepared,
+    runtime: tokio::runtime::Runtime,
+    target: Target,
+    _server: Option<Running>,
+    gate_only: bool,
+}
+
+impl Connected {
+    /// The lines that open the run: which target, the gate, the cases their files park.
+    pub fn opening(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.gate_only {
+            return lines;
+        }
+        lines.push(target::header(&self.prepared.settings, &self.target));
+        if let Some(gate) = &self.prepared.gate {
+            let n = gate.entries.len();
+            lines.push(format!(
+                "errcontract: gated by {} (ERRCONTRACT_EXPECTATIONS): {n} known failure{}",
+                gate.file,
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        lines
+    }
+
+    /// The cases their own files park, with why.
+    pub fn parked(&self) -> Vec<String> {
+        self.prepared
+            .loaded
+            .cases
+            .iter()
+            .filter_map(|c| {
+                c.ignore
+                    .as_ref()
+                    .map(|why| format!("  {} ignored by its file: {why}", c.trial_name()))
+            })
+            .collect()
+    }
+
+    /// Check the target answers, read its model lists when derived cases need them, and start
+    /// the selected cases; every trial's verdict arrives in its slot.
+    pub fn launch(self, selection: &Selection<'_>) -> Result<Started, SetupError> {
+        let Connected {
+            prepared,
+            runtime,
+            target,
+            _server,
+            gate_only,
+        } = self;
+        let Prepared {
+            settings,
+            contract,
+            gate,
+            mut loaded,
+        } = prepared;
+        let probe = Probe::new(ProbeConfig {
+            timeout: settings.timeout,
+            connect_timeout: settings.connect_timeout,
+            max_body: settings.max_body,
+        })
+        .map_err(SetupError::Client)?;
+        let mut notes = Vec::new();
+        if !gate_only {
+            runtime
+                .block_on(target::reachable(
+                    &target.base_url,
+                    settings.connect_timeout,
+                ))
+                .map_err(|why| SetupError::Unreachable {
+                    target: target.base_url.clone(),
+                    why,
+                })?;
+            let models = models::refresh(
+                &mut loaded,
+                &settings.cases_dir,
+                &contract,
+                (&probe, &target, settings.rps),
+                |name| (selection.choose)(name, false) == Choice::Run,
+            );
+            notes.extend(runtime.block_on(models).map_err(SetupError::Templates)?);
+        }
+        let target = Arc::new(target);
+        let today = gate::today();
+        let Plan {
+            trials,
+            cases,
+            jobs,
+            collected,
+        } = plan::plan(
+            &loaded,
+            selection,
+            gate.as_deref(),
+            (&settings, &contract),
+            today,
+        )?;
+        let runner = Arc::new(Runner::new(
+            probe,
+            contract.clone(),
+            (*target).clone(),
+            settings.clone(),
+        ));
+        let events = run::spawn(runtime.handle(), runner, jobs);
+        let reader = Reader {
+            cases,
+            target: target.clone(),
+            gate: gate.clone(),
+            today,
+        };
+        let collector = std::thread::Builder::new()
+            .name("errcontract-results".into())
+            .spawn(move || reader.read(events, collected))
+            .map_err(SetupError::Runtime)?;
+        let output = match (selection.one, settings.under_nextest) {
+            (Some(name), true) => Output::Fragment(name.to_string()),
+            (Some(_), false) => Output::Nothing,
+            (None, _) => Output::Run,
+        };
+        Ok(Started {
+            notes,
+            trials,
+            collector,
+            settings,
+            contract,
+            gate,
+            target,
+            output,
+            whole: selection.one.is_none(),
+            _runtime: runtime,
+            _server,
+        })
+    }
+}
+
+/// A run under way: its trials wait in their slots for verdicts.
+pub struct Started {
+    notes: Vec<String>,
+    trials: Vec<TrialSlot>,
+    collector: std::thread::JoinHandle<Collected>,
+    settings: Settings,
+    contract: Arc<Contract>,
+    gate: Option<Arc<KnownFailures>>,
+    target: Arc<Target>,
+    output: Output,
+    whole: bool,
+    _runtime: tokio::runtime::Runtime,
+    _server: Option<Running>,
+}
+
+/// What a finished run says and came to.
+#[derive(Debug)]
+pub struct Finished {
+    /// What to show after the trials: the coverage matrix, the not-run summary, the expected
+    /// failures.
+    pub closing: Vec<String>,
+    /// The guards, the reports written, the exit code.
+    pub concluded: Concluded,
+}
+
+impl Started {
+    /// What the session learnt before the trials (where the models' values came from).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Every trial, sorted: its name, whether its file parks it, and the slot its verdict
+    /// arrives in.
+    pub fn trials(&self) -> &[TrialSlot] {
+        &self.trials
+    }
+
+    /// After every trial has taken its verdict: the matrix, the not-run summary, the expected
+    /// failures, the guards, the reports, the exit code. `failed_trials` is how many trials
+    /// the adapter saw fail (a trial that failed without a record still fails the run).
+    pub fn finish(self, failed_trials: u64) -> Finished {
+        // The collector ends when the scheduler's last case is in; a panic there loses only
+        // what it held, and the run still concludes (failed, if trials failed).
+        let mut collected = self.collector.join().unwrap_or_else(|_| Collected {
+            entries: Vec::new(),
+            matrix: Matrix::default(),
+            sent: false,
+        });
+        let entries = &mut collected.entries;
+        entries.sort_by(|a, b| a.trial.cmp(&b.trial));
+        let mut closing = Vec::new();
+        // First how much of the run ran, and the top reasons the rest did not.
+        if self.whole {
+            let ran = report::ran_headline(
+                entries
+                    .iter()
+                    .map(|e| (e.trial.as_str(), e.kind, e.reason.as_deref())),
+                0,
+            );
+            closing.push(format!("{ran}.\n"));
+        }
+        if collected.sent {
+            closing.push(collected.matrix.render());
+        }
+        let not_run = report::not_run_summary(entries);
+        if !not_run.is_empty() {
+            closing.push(not_run);
+        }
+        let expected: Vec<String> = entries
+            .iter()
+            .filter(|e| e.kind == Verdict::ExpectedFailure)
+            .map(|e| format!("  {} ({})", e.trial, e.ticket.as_deref().unwrap_or("")))
+            .collect();
+        if let (false, Some(gate)) = (expected.is_empty(), &self.gate) {
+            closing.push(format!(
+                "{} expected failure{} ({}; they do not fail the run):\n{}\n",
+                expected.len(),
+                if expected.len() == 1 { "" } else { "s" },
+                gate.file,
+                expected.join("\n")
+            ));
+        }
+        let mut doc = Document::of(
+            self.target.identity(),
+            &self.contract.fingerprint,
+            self.gate.as_ref().map(|g| g.file.as_str()),
+            entries,
+            &collected.matrix,
+        );
+        let counted = doc.counted();
+        let recorded = counted.iter().filter(|c| c.verdict.fails_the_run()).count();
+        let conclusion = Conclusion::of(
+            &counted,
+            self.settings.max_inconclusive,
+            self.whole,
+            failed_trials > recorded as u64,
+        );
+        let concluded = conclude(
+            &mut doc,
+            conclusion,
+            self.settings.report_dir.as_deref(),
+            &self.output,
+            &self.target.secrets,
+        );
+        Finished { closing, concluded }
+    }
+}
+
+/// The cases to run: every file below the cases directory and the cases its templates derive,
+/// or with `--exact case::x` just that file (nextest runs one process per case).
+fn discover(root: &Path, exact: Option<&str>, contract: &Contract) -> Result<Loaded, SetupError> {
+    let exact = exact.filter(|name| name.starts_with(TRIAL_PREFIX));
+    let loaded = match exact {
+        Some(name) => {
+            let file = case::file_of(root, name).map_err(SetupError::BadCaseName)?;
+            let files = if file.is_file() { vec![file] } else { vec![] };
+            Loaded::files(root, files, contract)
+        }
+        None => crate::derive::suite(root, contract).map_err(|source| SetupError::CasesDir {
+            dir: root.to_path_buf(),
+            source,
+        })?,
+    };
+    if !loaded.cases.is_empty() || !loaded.broken.is_empty() {
+        return Ok(loaded);
+    }
+    Err(match exact {
+        Some(name) => SetupError::NoSuchCase {
+            name: name.to_string(),
+            file: root
+                .join(name.trim_start_matches(TRIAL_PREFIX))
+                .with_extension("json"),
+        },
+        None => SetupError::NoCaseFiles {
+            dir: root.to_path_buf(),
+        },
+    })
+}

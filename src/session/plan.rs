@@ -1,0 +1,148 @@
+//! The trials of a run, planned: one per case (its slot waits for the verdict the reader
+//! hands it), per broken file (its problems, at once) and for the gate's own check of the
+//! known-failures file; the jobs of exactly the cases libtest will run; and the report entries
+//! of what is selected but sends nothing (parked cases, broken files, the gate's check).
+
+use std::sync::Arc;
+
+use crate::case::{Case, Loaded};
+use crate::contract::Contract;
+use crate::gate::{GATE_TRIAL, KnownFailures, Verdict};
+use crate::locate::display_path;
+use crate::report::{Entry, Matrix};
+use crate::settings::Settings;
+
+use super::collect::Collected;
+use super::slot::{Shown, Slot};
+use super::{Choice, Selection, SetupError};
+
+/// A trial: its name, whether its file parks it, and the slot its verdict arrives in.
+pub type TrialSlot = (String, bool, Arc<Slot>);
+
+/// What a run is to do.
+pub(super) struct Plan {
+    /// Every trial, sorted by name.
+    pub trials: Vec<TrialSlot>,
+    /// The cases to run, by job index, with their trials' slots.
+    pub cases: Vec<(Arc<Case>, Arc<Slot>)>,
+    /// The jobs for the scheduler: each case to run with its index.
+    pub jobs: Vec<(usize, Arc<Case>)>,
+    /// The entries of what sends nothing, and an empty matrix.
+    pub collected: Collected,
+}
+
+/// Plan the trials of `loaded` as `selection` runs them.
+pub(super) fn plan(
+    loaded: &Loaded,
+    selection: &Selection<'_>,
+    gate: Option<&KnownFailures>,
+    (settings, contract): (&Settings, &Contract),
+    today: time::Date,
+) -> Result<Plan, SetupError> {
+    let mut collected = Collected {
+        entries: Vec::with_capacity(loaded.cases.len() + loaded.broken.len() + 1),
+        matrix: Matrix::new(&contract.table, &contract.endpoints),
+        sent: false,
+    };
+    let mut trials: Vec<TrialSlot> = Vec::new();
+    let mut cases = Vec::new();
+    let mut jobs = Vec::new();
+    for case in &loaded.cases {
+        let name = case.trial_name();
+        let parked = case.ignore.is_some();
+        let slot = Arc::new(Slot::default());
+        match (selection.choose)(&name, parked) {
+            Choice::Run => {
+                jobs.push((cases.len(), case.clone()));
+                cases.push((case.clone(), slot.clone()));
+            }
+            // A parked case libtest will not run is still in the reports, with its reason.
+            Choice::Skipped if parked => collected.entries.push(Entry::parked(
+                name.clone(),
+                display_path(&case.path),
+                case.ignore.as_deref().unwrap_or_default(),
+            )),
+            Choice::Skipped | Choice::FilteredOut => {}
+        }
+        trials.push((name, parked, slot));
+    }
+    for broken in &loaded.broken {
+        let name = broken.trial_name();
+        let message: Arc<str> = Arc::from(format!("{name}: {}", broken.errors));
+        if (selection.choose)(&name, false) == Choice::Run {
+            collected.entries.push(Entry::invalid(
+                name.clone(),
+                display_path(&broken.path),
+                message.clone(),
+            ));
+        }
+        let shown = Shown {
+            verdict: Verdict::InvalidCase,
+            message: Some(message),
+            reason: None,
+        };
+        trials.push((name, false, Slot::filled(shown)));
+    }
+    if let Some(gate) = gate {
+        // Checked only when its trial runs: it needs every trial name there is.
+        let slot = Arc::new(Slot::default());
+        if (selection.choose)(GATE_TRIAL, false) == Choice::Run {
+            let entry = gate_entry(gate, loaded, settings, contract, today)?;
+            slot.put(Some(Shown {
+                verdict: entry.kind,
+                message: entry.message.clone(),
+                reason: None,
+            }));
+            collected.entries.push(entry);
+        } else {
+            slot.put(None);
+        }
+        trials.push((GATE_TRIAL.to_string(), false, slot));
+    }
+    trials.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Plan {
+        trials,
+        cases,
+        jobs,
+        collected,
+    })
+}
+
+/// The entry of the gate's own trial: the known-failures file checked against every trial
+/// there is (derived ones included), for expired and stale entries.
+fn gate_entry(
+    gate: &KnownFailures,
+    loaded: &Loaded,
+    settings: &Settings,
+    contract: &Contract,
+    today: time::Date,
+) -> Result<Entry, SetupError> {
+    // A run of one case (nextest's process for the gate's trial) did not load the others.
+    let everything;
+    let suite = if loaded.cases.len() + loaded.broken.len() > 1 {
+        loaded
+    } else {
+        everything = crate::derive::suite(&settings.cases_dir, contract).map_err(|source| {
+            SetupError::CasesDir {
+                dir: settings.cases_dir.clone(),
+                source,
+            }
+        })?;
+        &everything
+    };
+    let problems = gate.out_of_date(&suite.trial_names(), today);
+    let message = (!problems.is_empty()).then(|| {
+        format!(
+            "{GATE_TRIAL}: {} is out of date ({} problem{}):\n{}",
+            gate.file,
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n")
+        )
+    });
+    Ok(Entry::gate(
+        GATE_TRIAL.to_string(),
+        gate.file.clone(),
+        message,
+    ))
+}

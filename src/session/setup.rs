@@ -1,0 +1,205 @@
+//! Everything that stops a run before it sends anything, typed: each variant says what went
+//! wrong and what to do, and maps to its exit code in one `match` ([`SetupError::exit_code`]).
+//! Nothing was tested when one of these ends a run.
+
+use std::path::PathBuf;
+
+use crate::contract::ContractError;
+use crate::exit;
+use crate::gate::FileProblems;
+use crate::settings::{SettingsError, SettingsErrorKind};
+
+/// Why a run stopped before sending anything.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// An `ERRCONTRACT_*` variable errcontract cannot use.
+    #[error("{0}")]
+    Settings(SettingsError),
+    /// The schemas do not load or compile.
+    #[error("{0}")]
+    Schemas(ContractError),
+    /// The known-failures file has problems.
+    #[error("{0}")]
+    KnownFailures(FileProblems),
+    /// The cases directory cannot be read.
+    #[error("cannot read the cases directory {}: {source}", dir.display())]
+    CasesDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The cases directory holds no case file.
+    #[error("no case files (*.json) found below {}", dir.display())]
+    NoCaseFiles {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// `--exact` named a case outside the cases directory.
+    #[error("{0}")]
+    BadCaseName(crate::case::BadName),
+    /// `--exact` named a case whose file does not exist.
+    #[error("no case named {name} (looked for {})", file.display())]
+    NoSuchCase {
+        /// The trial name.
+        name: String,
+        /// The file it would be.
+        file: PathBuf,
+    },
+    /// The filter selects no case libtest would run.
+    #[error("{0}")]
+    NothingSelected(NothingSelected),
+    /// The report directory cannot be written.
+    #[error("cannot write reports to {} (ERRCONTRACT_REPORT_DIR): {source}", dir.display())]
+    ReportDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The async runtime did not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The HTTP client could not be built.
+    #[error("{0}")]
+    Client(crate::probe::ClientError),
+    /// The built-in reference server did not start.
+    #[error("cannot start the built-in reference server: {0}")]
+    ReferenceServer(std::io::Error),
+    /// The target does not accept connections.
+    #[error("the target {target} is unreachable: {why}")]
+    Unreachable {
+        /// Its base URL.
+        target: String,
+        /// Why.
+        why: String,
+    },
+    /// The templates could not be read again with the target's model lists.
+    #[error("cannot read the templates: {0}")]
+    Templates(std::io::Error),
+}
+
+/// Which way a filter selected nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NothingSelected {
+    /// `--ignored`, and no matching case is parked by its file.
+    #[error(
+        "no case matching {filter:?} is ignored by its file (of {total}), so `--ignored` runs none"
+    )]
+    NoneParked {
+        /// The filter.
+        filter: String,
+        /// Cases (and broken files) there are.
+        total: usize,
+    },
+    /// Every matching case is parked by its file.
+    #[error(
+        "the {parked} case(s) matching {filter:?} are all ignored by their files: the run would test nothing"
+    )]
+    AllParked {
+        /// The filter.
+        filter: String,
+        /// The matching cases.
+        parked: usize,
+    },
+    /// No case matches.
+    #[error("no case matches the filter {filter:?} (of {total} cases): the run would test nothing")]
+    NoMatch {
+        /// The filter.
+        filter: String,
+        /// Cases (and broken files) there are.
+        total: usize,
+    },
+}
+
+/// How to list the cases, the help of every "no such case" error.
+const LIST: &str = "list the cases with: cargo test --test contract -- --list";
+
+impl SetupError {
+    /// The exit code of the run it stopped ([`crate::exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SetupError::Settings(e) if e.kind == SettingsErrorKind::BlankTarget => {
+                exit::BLANK_TARGET
+            }
+            SetupError::NoSuchCase { .. } | SetupError::NothingSelected(_) => exit::NO_CASE_RUN,
+            SetupError::ReportDir { .. } => exit::REPORT_DIR_UNWRITABLE,
+            SetupError::Unreachable { .. } => exit::UNREACHABLE,
+            SetupError::Settings(_)
+            | SetupError::Schemas(_)
+            | SetupError::KnownFailures(_)
+            | SetupError::CasesDir { .. }
+            | SetupError::NoCaseFiles { .. }
+            | SetupError::BadCaseName(_)
+            | SetupError::Runtime(_)
+            | SetupError::Client(_)
+            | SetupError::ReferenceServer(_)
+            | SetupError::Templates(_) => exit::SETUP,
+        }
+    }
+
+    /// What to do about it, when there is more to say than the error itself.
+    pub fn help(&self) -> Option<&'static str> {
+        Some(match self {
+            // Its own text ends with its help.
+            SetupError::Settings(_) => return None,
+            SetupError::Schemas(_) => {
+                "fix the schema, or point ERRCONTRACT_SCHEMAS at a valid schemas directory"
+            }
+            SetupError::KnownFailures(_) => {
+                "fix the file, or unset ERRCONTRACT_EXPECTATIONS to run without the gate"
+            }
+            SetupError::CasesDir { .. } => "point ERRCONTRACT_CASES at a directory of case files",
+            SetupError::NoCaseFiles { .. } => {
+                "point ERRCONTRACT_CASES at a directory of case files; a run of zero cases proves nothing"
+            }
+            SetupError::BadCaseName(_) | SetupError::NoSuchCase { .. } => LIST,
+            SetupError::NothingSelected(NothingSelected::NoneParked { .. }) => {
+                "drop --ignored to run the cases that are not parked"
+            }
+            SetupError::NothingSelected(NothingSelected::AllParked { .. }) => {
+                "run them anyway with --include-ignored, or choose other cases"
+            }
+            SetupError::NothingSelected(NothingSelected::NoMatch { .. }) => LIST,
+            SetupError::ReportDir { .. } => {
+                "point ERRCONTRACT_REPORT_DIR at a directory you can write; nothing was sent"
+            }
+            SetupError::Unreachable { .. } => {
+                "check ERRCONTRACT_BASE_URL and that the service is up; no case was run"
+            }
+            SetupError::Runtime(_)
+            | SetupError::Client(_)
+            | SetupError::ReferenceServer(_)
+            | SetupError::Templates(_) => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stop_before_sending_has_its_own_code() {
+        let blank = SettingsError {
+            var: "ERRCONTRACT_BASE_URL".into(),
+            shown: String::new(),
+            problem: "set but empty".into(),
+            help: "give the target's URL".into(),
+            kind: SettingsErrorKind::BlankTarget,
+        };
+        assert_eq!(SetupError::Settings(blank).exit_code(), exit::BLANK_TARGET);
+        let unreachable = SetupError::Unreachable {
+            target: "http://127.0.0.1:1".into(),
+            why: "refused".into(),
+        };
+        assert_eq!(unreachable.exit_code(), exit::UNREACHABLE);
+        assert!(unreachable.help().unwrap().contains("no case was run"));
+        let none = SetupError::NothingSelected(NothingSelected::NoMatch {
+            filter: "x".into(),
+            total: 3,
+        });
+        assert_eq!(none.exit_code(), exit::NO_CASE_RUN);
+        assert_eq!(none.help(), Some(LIST));
+    }
+}
