@@ -568,3 +568,24 @@ fn the_readme_lists_every_exit_code() {
         "README's exit-code table, in order, against src/exit.rs"
     );
 }
+
+/// What a user may set is documented: exit 8 for an empty key, and what `ERRCONTRACT_RPS=0`
+/// means.
+#[test]
+fn the_readme_documents_an_empty_key_and_no_rate_limit() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let row = |start: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("| 8 |").contains("ERRCONTRACT_API_KEY"), "{}", row("| 8 |"));
+    assert!(
+        row("| `ERRCONTRACT_RPS` |").contains("`0`: no limit"),
+        "{}",
+        row("| `ERRCONTRACT_RPS` |")
+    );
+}
