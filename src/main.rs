@@ -73,6 +73,10 @@ enum Command {
         old: PathBuf,
         /// The later run's report.json.
         new: PathBuf,
+        /// Exit 101 when a case fails in the later run that did not in the earlier (or is new
+        /// and fails): a pull-request gate.
+        #[arg(long)]
+        fail_on_new: bool,
     },
     /// Print the cases a template derives, as case files (or write them below --out).
     Derive {
@@ -104,7 +108,11 @@ fn main() -> ExitCode {
         } => derive(&template, &cases, out.as_deref(), schemas),
         Command::Serve(args) => serve(&args),
         Command::Expectations { from, output } => expectations(&from, output.as_deref()),
-        Command::Diff { old, new } => diff(&old, &new),
+        Command::Diff {
+            old,
+            new,
+            fail_on_new,
+        } => diff(&old, &new, fail_on_new),
         Command::Report { dirs, out, partial } => merge_reports(&dirs, out, partial),
         Command::Run { args } => {
             let argv = std::iter::once("errcontract-run".to_string()).chain(args);
@@ -357,7 +365,7 @@ fn expectations(from: &std::path::Path, output: Option<&std::path::Path>) -> Exi
     exit::code(exit::OK)
 }
 
-fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
+fn diff(old: &std::path::Path, new: &std::path::Path, fail_on_new: bool) -> ExitCode {
     let read = |p: &std::path::Path| errcontract::report::json::Document::read(p);
     match (read(old), read(new)) {
         (Ok(o), Ok(n)) => {
@@ -366,6 +374,15 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
                 "{}",
                 errcontract::report::diff(&o, &n, &shown(old), &shown(new))
             );
+            let new_failures = errcontract::report::new_failures(&o, &n);
+            if fail_on_new && !new_failures.is_empty() {
+                eprintln!(
+                    "error: {} case(s) fail now that did not: {}",
+                    new_failures.len(),
+                    new_failures.join(", ")
+                );
+                return exit::code(exit::FAILED);
+            }
             exit::code(exit::OK)
         }
         (Err(e), _) | (_, Err(e)) => {

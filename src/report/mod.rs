@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use coverage::{Cell, Matrix, OTHER};
-pub use diff::diff;
+pub use diff::{diff, new_failures};
 pub use evidence::{Came, Evidence, Sent};
 pub use failure::failure;
 pub use faulted::FaultedRow;

@@ -494,6 +494,21 @@ fn diff_names_new_failures_fixed_inconclusive_ignored_added_and_removed() {
     }
     let bad = v.errcontract(&["diff", "nope.json", "nope.json"]);
     assert_eq!(code(&bad), Some(i32::from(exit::SETUP)));
+
+    // A pull-request gate: a new failure fails `--fail-on-new`; no new failure holds.
+    let report = |run: &str| {
+        v.reports(run)
+            .join("report.json")
+            .to_str()
+            .expect("utf-8")
+            .to_string()
+    };
+    let (old, new) = (report("old"), report("new"));
+    let gated = v.errcontract(&["diff", "--fail-on-new", &old, &new]);
+    assert_eq!(code(&gated), Some(i32::from(exit::FAILED)), "{}", out(&gated));
+    assert!(out(&gated).contains("1 case(s) fail now that did not: case::g/a"), "{}", out(&gated));
+    let same = v.errcontract(&["diff", "--fail-on-new", &new, &new]);
+    assert_eq!(code(&same), Some(0), "{}", out(&same));
 }
 
 /// Every trial of the shipped corpus (derived names with `[0]` included) can be listed by its
