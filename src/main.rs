@@ -33,9 +33,9 @@ enum Command {
     },
     /// Check case files against case.schema.json and the status/code table.
     Lint {
-        /// The cases directory (or one case file).
-        #[arg(default_value = "cases")]
-        dir: PathBuf,
+        /// The cases directory (or one case file); by default ERRCONTRACT_CASES, else the one
+        /// `run` uses (this build's `cases/`).
+        dir: Option<PathBuf>,
         /// The schemas directory (by default the one `run` uses: this build's `schemas/`).
         #[arg(long, env = "ERRCONTRACT_SCHEMAS")]
         schemas: Option<PathBuf>,
@@ -83,9 +83,10 @@ enum Command {
         /// The template file (`*.template.json`).
         template: PathBuf,
         /// The cases directory: its `*.models.json` files give the models' values, and the
-        /// template's name is its path below it.
-        #[arg(long, env = "ERRCONTRACT_CASES", default_value = "cases")]
-        cases: PathBuf,
+        /// template's name is its path below it (by default the one `run` uses: this build's
+        /// `cases/`).
+        #[arg(long, env = "ERRCONTRACT_CASES")]
+        cases: Option<PathBuf>,
         /// Write each case to DIR/<name>.json instead of printing it.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -99,13 +100,22 @@ fn main() -> ExitCode {
     errcontract::pipe::quiet_on_closed_pipe();
     let cli = Cli::parse();
     match cli.command {
-        Command::Lint { dir, schemas } => lint(&dir, schemas),
+        Command::Lint { dir, schemas } => lint(
+            &dir.or_else(|| std::env::var_os("ERRCONTRACT_CASES").map(PathBuf::from))
+                .unwrap_or_else(errcontract::settings::default_cases_dir),
+            schemas,
+        ),
         Command::Derive {
             template,
             cases,
             out,
             schemas,
-        } => derive(&template, &cases, out.as_deref(), schemas),
+        } => derive(
+            &template,
+            &cases.unwrap_or_else(errcontract::settings::default_cases_dir),
+            out.as_deref(),
+            schemas,
+        ),
         Command::Serve(args) => serve(&args),
         Command::Expectations { from, output } => expectations(&from, output.as_deref()),
         Command::Diff {
@@ -183,6 +193,41 @@ fn derive(
         Ok(c) => c,
         Err(code) => return code,
     };
+    let given = template.display().to_string();
+    // Both as absolute paths, so the template's name is its path below the cases directory
+    // however each was given (`cases/x.template.json` from the repository, or an absolute one).
+    let (template, cases) = match (std::fs::canonicalize(template), std::fs::canonicalize(cases)) {
+        (Ok(t), Ok(c)) => (t, c),
+        (Err(e), _) => {
+            eprintln!("error: cannot read the template {}: {e}", template.display());
+            return exit::code(exit::SETUP);
+        }
+        (_, Err(e)) => {
+            eprintln!("error: cannot read the cases directory {}: {e}", cases.display());
+            eprintln!("  help: name it with --cases DIR or ERRCONTRACT_CASES");
+            return exit::code(exit::SETUP);
+        }
+    };
+    if template.is_dir() {
+        eprintln!(
+            "error: {} is a directory; derive takes one template file (*.template.json)",
+            template.display()
+        );
+        eprintln!("  help: `errcontract lint DIR` checks every template below a directory");
+        return exit::code(exit::SETUP);
+    }
+    if !template.starts_with(&cases) {
+        eprintln!(
+            "error: the template {} is not below the cases directory {}",
+            template.display(),
+            cases.display()
+        );
+        eprintln!(
+            "  help: name its cases directory with --cases DIR (its *.models.json give the models' values)"
+        );
+        return exit::code(exit::SETUP);
+    }
+    let (template, cases) = (template.as_path(), cases.as_path());
     let files = match errcontract::derive::derive_template(cases, template, &contract) {
         Ok(files) => files,
         Err(errors) => {
@@ -226,9 +271,8 @@ fn derive(
         }
     }
     eprintln!(
-        "errcontract: {} cases derived from {}",
+        "errcontract: {} cases derived from {given}",
         files.len(),
-        template.display()
     );
     exit::code(exit::OK)
 }

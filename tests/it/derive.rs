@@ -675,3 +675,33 @@ async fn a_target_whose_models_take_every_value_only_leaves_a_trial_untried() {
         "a trial that does not exist selects nothing: {out}{err}"
     );
 }
+
+/// `lint` and `derive` find the cases the way `run` does (this build's `cases/`, or
+/// `ERRCONTRACT_CASES`), wherever they are started, and say plainly what is wrong otherwise.
+#[test]
+fn lint_and_derive_outside_the_repository_use_the_builds_cases() {
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_errcontract"))
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("ERRCONTRACT_CASES")
+            .env_remove("ERRCONTRACT_SCHEMAS")
+            .output()
+            .expect("errcontract runs")
+    };
+    let lint = run(&["lint"]);
+    let (out, err) = text(&lint);
+    assert_eq!(lint.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("case files checked"), "{out}");
+    let template = cases().join("billing/balance.template.json");
+    let derive = run(&["derive", template.to_str().expect("utf-8")]);
+    let (out, err) = text(&derive);
+    assert_eq!(derive.status.code(), Some(0), "{err}");
+    assert!(out.contains("\"description\""), "{out}");
+    let dir = run(&["derive", cases().join("billing").to_str().expect("utf-8")]);
+    let (_, err) = text(&dir);
+    assert_eq!(dir.status.code(), Some(i32::from(errcontract::exit::SETUP)), "{err}");
+    assert!(err.contains("is a directory; derive takes one template file"), "{err}");
+    assert!(!err.contains(":1:1:"), "{err}");
+}
