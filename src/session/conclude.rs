@@ -18,6 +18,9 @@ pub enum Output {
     Fragment(String),
     /// The four reports and the run's fragment; fragments of earlier runs are cleared.
     Run,
+    /// A run of part of the suite (a filter): the four reports and its fragment; earlier
+    /// runs' fragments stay, as they hold results this run did not replace.
+    PartRun,
     /// The four reports of merged fragments.
     Merge,
 }
@@ -84,6 +87,10 @@ fn write(dir: &Path, doc: &Document, output: &Output, secrets: &Secrets) -> Writ
         Output::Fragment(name) => report::write_fragment(dir, doc, name, secrets).map(|f| vec![f]),
         Output::Run => report::write(dir, doc, secrets).and_then(|mut files| {
             report::clear_other_runs(dir, &doc.run)?;
+            files.push(report::write_fragment(dir, doc, "run", secrets)?);
+            Ok(files)
+        }),
+        Output::PartRun => report::write(dir, doc, secrets).and_then(|mut files| {
             files.push(report::write_fragment(dir, doc, "run", secrets)?);
             Ok(files)
         }),

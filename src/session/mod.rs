@@ -306,6 +306,7 @@ impl Connected {
         let output = match (selection.one, settings.under_nextest) {
             (Some(name), true) => Output::Fragment(name.to_string()),
             (Some(_), false) => Output::Nothing,
+            (None, _) if selection.filter.is_some() || selection.only_ignored => Output::PartRun,
             (None, _) => Output::Run,
         };
         Ok(Started {

@@ -470,3 +470,33 @@ async fn every_summary_starts_with_how_many_cases_ran_and_why_the_rest_did_not()
         "not-run cases are skipped, not disabled: {junit}"
     );
 }
+
+/// A filtered run into a report directory that holds a whole run keeps that run's fragments
+/// (they hold results the filtered run did not replace); a whole run replaces them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_run_keeps_the_earlier_runs_fragments() {
+    let server = broken_server().await;
+    let cases = cases();
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("r");
+    let runs = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("fragments"))
+            .map(|e| {
+                e.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    output(errcontract(cases.path(), &server.uri(), &dir, &[])).await;
+    let whole = runs(&dir);
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    output(errcontract(cases.path(), &server.uri(), &dir, &["models/"])).await;
+    let after = runs(&dir);
+    assert_eq!(after.len(), 2, "the whole run's fragments are kept: {after:?}");
+    assert!(after.contains(&whole[0]), "{after:?}");
+    output(errcontract(cases.path(), &server.uri(), &dir, &[])).await;
+    assert_eq!(runs(&dir).len(), 1, "a whole run is the directory's only writer");
+}
