@@ -196,14 +196,23 @@ fn derive(
     let given = template.display().to_string();
     // Both as absolute paths, so the template's name is its path below the cases directory
     // however each was given (`cases/x.template.json` from the repository, or an absolute one).
-    let (template, cases) = match (std::fs::canonicalize(template), std::fs::canonicalize(cases)) {
+    let (template, cases) = match (
+        std::fs::canonicalize(template),
+        std::fs::canonicalize(cases),
+    ) {
         (Ok(t), Ok(c)) => (t, c),
         (Err(e), _) => {
-            eprintln!("error: cannot read the template {}: {e}", template.display());
+            eprintln!(
+                "error: cannot read the template {}: {e}",
+                template.display()
+            );
             return exit::code(exit::SETUP);
         }
         (_, Err(e)) => {
-            eprintln!("error: cannot read the cases directory {}: {e}", cases.display());
+            eprintln!(
+                "error: cannot read the cases directory {}: {e}",
+                cases.display()
+            );
             eprintln!("  help: name it with --cases DIR or ERRCONTRACT_CASES");
             return exit::code(exit::SETUP);
         }
@@ -270,10 +279,7 @@ fn derive(
             return exit::code(exit::OK);
         }
     }
-    eprintln!(
-        "errcontract: {} cases derived from {given}",
-        files.len(),
-    );
+    eprintln!("errcontract: {} cases derived from {given}", files.len(),);
     exit::code(exit::OK)
 }
 

@@ -701,7 +701,14 @@ fn lint_and_derive_outside_the_repository_use_the_builds_cases() {
     assert!(out.contains("\"description\""), "{out}");
     let dir = run(&["derive", cases().join("billing").to_str().expect("utf-8")]);
     let (_, err) = text(&dir);
-    assert_eq!(dir.status.code(), Some(i32::from(errcontract::exit::SETUP)), "{err}");
-    assert!(err.contains("is a directory; derive takes one template file"), "{err}");
+    assert_eq!(
+        dir.status.code(),
+        Some(i32::from(errcontract::exit::SETUP)),
+        "{err}"
+    );
+    assert!(
+        err.contains("is a directory; derive takes one template file"),
+        "{err}"
+    );
     assert!(!err.contains(":1:1:"), "{err}");
 }

@@ -505,8 +505,17 @@ fn diff_names_new_failures_fixed_inconclusive_ignored_added_and_removed() {
     };
     let (old, new) = (report("old"), report("new"));
     let gated = v.errcontract(&["diff", "--fail-on-new", &old, &new]);
-    assert_eq!(code(&gated), Some(i32::from(exit::FAILED)), "{}", out(&gated));
-    assert!(out(&gated).contains("1 case(s) fail now that did not: case::g/a"), "{}", out(&gated));
+    assert_eq!(
+        code(&gated),
+        Some(i32::from(exit::FAILED)),
+        "{}",
+        out(&gated)
+    );
+    assert!(
+        out(&gated).contains("1 case(s) fail now that did not: case::g/a"),
+        "{}",
+        out(&gated)
+    );
     let same = v.errcontract(&["diff", "--fail-on-new", &new, &new]);
     assert_eq!(code(&same), Some(0), "{}", out(&same));
 }

@@ -582,7 +582,11 @@ fn the_readme_documents_an_empty_key_and_no_rate_limit() {
             .unwrap_or_default()
             .to_string()
     };
-    assert!(row("| 8 |").contains("ERRCONTRACT_API_KEY"), "{}", row("| 8 |"));
+    assert!(
+        row("| 8 |").contains("ERRCONTRACT_API_KEY"),
+        "{}",
+        row("| 8 |")
+    );
     assert!(
         row("| `ERRCONTRACT_RPS` |").contains("`0`: no limit"),
         "{}",

@@ -495,8 +495,16 @@ async fn a_filtered_run_keeps_the_earlier_runs_fragments() {
     assert_eq!(whole.len(), 1, "{whole:?}");
     output(errcontract(cases.path(), &server.uri(), &dir, &["models/"])).await;
     let after = runs(&dir);
-    assert_eq!(after.len(), 2, "the whole run's fragments are kept: {after:?}");
+    assert_eq!(
+        after.len(),
+        2,
+        "the whole run's fragments are kept: {after:?}"
+    );
     assert!(after.contains(&whole[0]), "{after:?}");
     output(errcontract(cases.path(), &server.uri(), &dir, &[])).await;
-    assert_eq!(runs(&dir).len(), 1, "a whole run is the directory's only writer");
+    assert_eq!(
+        runs(&dir).len(),
+        1,
+        "a whole run is the directory's only writer"
+    );
 }
