@@ -261,13 +261,13 @@ impl Document {
 
     /// Add, as ignored, the cases of `suite` its files park that have no record (nextest never
     /// launches them); the records stay sorted and counted.
-    pub fn add_parked(&mut self, suite: &crate::case::Loaded) {
+    pub fn add_parked(&mut self, suite: &crate::case::Loaded, cases_dir: &std::path::Path) {
         for case in &suite.cases {
             let trial = case.trial_name();
             if let Some(why) = &case.ignore
                 && !self.cases.iter().any(|c| c.name == trial)
             {
-                let file = crate::locate::display_path(&case.path);
+                let file = crate::locate::path_in_suite(cases_dir, &case.path);
                 self.cases
                     .push(CaseRecord::of(&Entry::parked(trial, file, why)));
             }

@@ -10,7 +10,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::case::Case;
 use crate::gate::{self, KnownFailures};
-use crate::locate::display_path;
+use crate::locate::path_in_suite;
 use crate::report::{self, Entry, Matrix};
 use crate::run::{CaseResult, Event};
 use crate::target::Target;
@@ -34,6 +34,8 @@ pub(super) struct Reader {
     pub target: Arc<Target>,
     pub gate: Option<Arc<KnownFailures>>,
     pub today: time::Date,
+    /// The cases directory: reports name case files below its parent.
+    pub cases_dir: std::path::PathBuf,
 }
 
 impl Reader {
@@ -86,7 +88,7 @@ impl Reader {
             (!text.is_empty()).then(|| Arc::from(secrets.redact(&text)));
         let entry = Entry::of(
             trial,
-            display_path(&case.path),
+            path_in_suite(&self.cases_dir, &case.path),
             result,
             judged,
             message,
@@ -106,7 +108,7 @@ impl Reader {
         let message: Arc<str> = Arc::from(self.target.secrets.redact(&format!(
             "{trial}: errcontract failed while running this case ({panic}); this is a bug in errcontract, not a verdict on the target: please report it"
         )));
-        let entry = Entry::crashed(trial, display_path(&case.path), message);
+        let entry = Entry::crashed(trial, path_in_suite(&self.cases_dir, &case.path), message);
         let shown = Shown {
             verdict: entry.kind,
             message: entry.message.clone(),

@@ -50,8 +50,8 @@ pub fn merge(
     // Cases their files park were never launched (nextest skips them): they go in as ignored;
     // the rest must have a result.
     let suite = settings.and_then(|s| suite_of(s, &merged.doc));
-    if let Some(suite) = &suite {
-        merged.doc.add_parked(suite);
+    if let (Some(suite), Some(settings)) = (&suite, settings) {
+        merged.doc.add_parked(suite, &settings.cases_dir);
     } else if !partial {
         merged.notes.push(
             "every case's result could not be checked: the cases and schemas here (ERRCONTRACT_CASES, ERRCONTRACT_SCHEMAS) are not the run's".into(),

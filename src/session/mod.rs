@@ -298,6 +298,7 @@ impl Connected {
             target: target.clone(),
             gate: gate.clone(),
             today,
+            cases_dir: settings.cases_dir.clone(),
         };
         let collector = std::thread::Builder::new()
             .name("errcontract-results".into())

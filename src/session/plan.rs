@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::case::{Case, Loaded};
 use crate::contract::Contract;
 use crate::gate::{GATE_TRIAL, KnownFailures, Verdict};
-use crate::locate::display_path;
+use crate::locate::path_in_suite;
 use crate::report::{Entry, Matrix};
 use crate::settings::Settings;
 
@@ -59,7 +59,7 @@ pub(super) fn plan(
             // A parked case libtest will not run is still in the reports, with its reason.
             Choice::Skipped if parked => collected.entries.push(Entry::parked(
                 name.clone(),
-                display_path(&case.path),
+                path_in_suite(&settings.cases_dir, &case.path),
                 case.ignore.as_deref().unwrap_or_default(),
             )),
             Choice::Skipped | Choice::FilteredOut => {}
@@ -72,7 +72,7 @@ pub(super) fn plan(
         if (selection.choose)(&name, false) == Choice::Run {
             collected.entries.push(Entry::invalid(
                 name.clone(),
-                display_path(&broken.path),
+                path_in_suite(&settings.cases_dir, &broken.path),
                 message.clone(),
             ));
         }

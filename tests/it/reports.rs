@@ -508,3 +508,45 @@ async fn a_filtered_run_keeps_the_earlier_runs_fragments() {
         "a whole run is the directory's only writer"
     );
 }
+
+/// The reports name a case file the same way wherever the run was started (history keyed on
+/// junit classnames must not break across machines): below the cases directory's parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_name_case_files_alike_wherever_the_run_started() {
+    let server = broken_server().await;
+    let cases = cases();
+    let root = tempfile::tempdir().expect("tempdir");
+    let parent = cases.path().parent().expect("a parent").to_path_buf();
+    let base = cases
+        .path()
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    let mut files = Vec::new();
+    for (i, cwd) in [root.path().to_path_buf(), parent].iter().enumerate() {
+        let dir = root.path().join(format!("r{i}"));
+        let mut cmd = errcontract(cases.path(), &server.uri(), &dir, &[]);
+        cmd.current_dir(cwd);
+        output(cmd).await;
+        let json: serde_json::Value =
+            serde_json::from_str(&read(&dir.join("report.json"))).expect("json");
+        let file = json["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|c| c["name"] == "case::routing/unknown-a")
+            .expect("the case")["file"]
+            .as_str()
+            .expect("file")
+            .to_string();
+        let junit = read(&dir.join("junit.xml"));
+        assert!(
+            junit.contains(&format!("classname=\"{file}\"")),
+            "{file}: {junit}"
+        );
+        files.push(file);
+    }
+    assert_eq!(files[0], format!("{base}/routing/unknown-a.json"));
+    assert_eq!(files[0], files[1]);
+}
