@@ -48,7 +48,8 @@ pub struct RunTrial<'a> {
 }
 
 /// The `$schema` a known-failures file in `dir` points at: the path from there to `schemas`
-/// (this build's), or `None` when they share no root to walk from.
+/// (this build's), or `None` when they share nothing but the filesystem's root (a path
+/// through `/` breaks as soon as either moves).
 pub fn schema_reference(dir: &Path, schemas: &Path) -> Option<String> {
     let dir = std::fs::canonicalize(dir).ok()?;
     let schemas = std::fs::canonicalize(schemas).ok()?;
@@ -57,7 +58,7 @@ pub fn schema_reference(dir: &Path, schemas: &Path) -> Option<String> {
         .zip(schemas.components())
         .take_while(|(a, b)| a == b)
         .count();
-    if common == 0 {
+    if common <= 1 {
         return None;
     }
     let mut parts: Vec<String> = dir

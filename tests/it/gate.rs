@@ -590,25 +590,41 @@ fn expectations_refuses_a_run_that_ended_on_a_guard_and_points_at_the_schemas() 
         out(&first)
     );
     let from = v.reports("first").join("report.json");
-    let nested = v.dir.path().join("ci/gate");
+    // Written inside the build's tree (a vendor's repository holding errcontract): `$schema`
+    // is the path from there; outside it (sharing only `/`), there is none to give.
+    let inside = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .expect("tempdir in target/");
+    let nested = inside.path().join("ci/gate");
     std::fs::create_dir_all(&nested).expect("mkdir");
-    let w = v.errcontract(&[
-        "expectations",
-        "--from",
-        from.to_str().expect("utf-8"),
-        "-o",
-        "ci/gate/kf.json",
-    ]);
-    assert_eq!(code(&w), Some(0), "{}", out(&w));
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(nested.join("kf.json")).expect("written"))
-            .expect("json");
-    let schema = doc["$schema"].as_str().expect("$schema written");
-    let resolved = nested.join(schema);
-    assert!(
-        resolved.is_file(),
-        "$schema {schema} resolves from ci/gate/ to the schema"
-    );
+    for (file, in_tree) in [
+        (nested.join("kf.json"), true),
+        (v.dir.path().join("kf.json"), false),
+    ] {
+        let w = v.errcontract(&[
+            "expectations",
+            "--from",
+            from.to_str().expect("utf-8"),
+            "-o",
+            file.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(code(&w), Some(0), "{}", out(&w));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("json");
+        match doc["$schema"].as_str() {
+            Some(schema) => {
+                assert!(
+                    in_tree,
+                    "a $schema through / breaks when either moves: {schema}"
+                );
+                let resolved = file.parent().expect("a parent").join(schema);
+                assert!(
+                    resolved.is_file(),
+                    "$schema {schema} resolves to the schema"
+                );
+            }
+            None => assert!(!in_tree, "no $schema written inside the tree"),
+        }
+    }
 
     // The same report, as a run that ended on a guard writes it.
     let mut guarded: serde_json::Value =
