@@ -218,7 +218,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
                     value.clone(),
                 );
                 f.untried = Some(format!(
-                    "nothing to send: `{}` takes every {} another model takes (its list as the target or *.models.json gives it)",
+                    "nothing to send: `{}` takes every {} another model takes, by its list from the target (GET /v2/models/{{model}})",
                     model.id,
                     list.as_str()
                 ));
