@@ -464,6 +464,11 @@ async fn every_summary_starts_with_how_many_cases_ran_and_why_the_rest_did_not()
     let summary = read(&dir.join("summary.md"));
     let top = summary.lines().nth(2).unwrap_or_default();
     assert!(top.starts_with(&format!("**{headline}")), "{summary}");
+    let html = read(&dir.join("report.html"));
+    assert!(
+        html.contains(&format!("<p class=\"ran\">{headline}")),
+        "report.html starts its summary the same way"
+    );
     let junit = read(&dir.join("junit.xml"));
     assert!(
         junit.contains("skipped=\"3\"") && junit.contains("disabled=\"0\""),
