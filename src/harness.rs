@@ -68,11 +68,16 @@ fn run(args: &Arguments) -> Result<u8, SetupError> {
     }
     let conclusion = libtest_mimic::run(args, trials(&started));
     let finished = started.finish(conclusion.num_failed);
-    for text in &finished.closing {
-        say(args, &format!("\n{text}"));
+    let mut closing = finished.closing.iter();
+    // How much ran, then a guard that says the run proves less, before the details.
+    if let Some(first) = closing.next() {
+        say(args, &format!("\n{first}"));
     }
     for guard in &finished.concluded.guards {
         eprintln!("errcontract: error: {guard}");
+    }
+    for text in closing {
+        say(args, &format!("\n{text}"));
     }
     print_written(&finished.concluded.written);
     Ok(finished.concluded.exit_code)

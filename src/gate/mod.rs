@@ -12,7 +12,7 @@ mod judge;
 mod known_failures;
 mod verdict;
 
-pub use expectations::{RunTrial, Written, write_from_run};
+pub use expectations::{RunTrial, Written, schema_reference, write_from_run};
 pub use guards::{Conclusion, Counted, Guard, Tally, after_run};
 pub use judge::Judgement;
 pub use known_failures::{

@@ -21,12 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use coverage::{Cell, Matrix, OTHER};
-pub use diff::diff;
+pub use diff::{diff, new_failures};
 pub use evidence::{Came, Evidence, Sent};
 pub use failure::failure;
 pub use faulted::FaultedRow;
 pub use fragment::{MergeError, Merged, clear_others as clear_other_runs, merge, missing};
-pub use not_run::summary as not_run_summary;
+pub use not_run::{headline as ran_headline, summary as not_run_summary};
 pub use summary::append_to_step_summary;
 
 use crate::check::Finding;

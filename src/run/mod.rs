@@ -78,6 +78,9 @@ impl Runner {
 
     /// Why the target cannot serve this case, if it cannot.
     pub fn precondition(&self, case: &Case) -> Option<NotRun> {
+        if let Some(why) = case.derived.as_ref().and_then(|d| d.untried.clone()) {
+            return Some(NotRun::NothingToSend(why));
+        }
         for req in case.requirements() {
             match req {
                 Requirement::Role(role) => {

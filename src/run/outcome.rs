@@ -16,6 +16,8 @@ pub enum NotRun {
     NeedsFeature(Feature),
     /// The case would bill if the target wrongly accepted it.
     Billable,
+    /// A derived fault the model lists leave no value for (the reason says which).
+    NothingToSend(String),
 }
 
 impl std::fmt::Display for NotRun {
@@ -35,6 +37,7 @@ impl std::fmt::Display for NotRun {
             NotRun::Billable => f.write_str(
                 "billable if the target wrongly accepts it: set ERRCONTRACT_ALLOW_BILLABLE=1 to send it",
             ),
+            NotRun::NothingToSend(why) => f.write_str(why),
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::case::Case;
 use crate::gate::{self, KnownFailures};
-use crate::locate::display_path;
+use crate::locate::path_in_suite;
 use crate::report::{self, Entry, Matrix};
 use crate::run::{self, CaseResult, Event};
 use crate::target::Target;
@@ -35,6 +35,8 @@ pub(super) struct Reader {
     pub target: Arc<Target>,
     pub gate: Option<Arc<KnownFailures>>,
     pub today: time::Date,
+    /// The cases directory: reports name case files below its parent.
+    pub cases_dir: std::path::PathBuf,
 }
 
 impl Reader {
@@ -84,7 +86,7 @@ impl Reader {
             (!text.is_empty()).then(|| Arc::from(secrets.redact(&text)));
         let entry = Entry::of(
             trial,
-            display_path(&case.path),
+            path_in_suite(&self.cases_dir, &case.path),
             result,
             judged,
             message,
@@ -104,7 +106,7 @@ impl Reader {
         let message: Arc<str> = Arc::from(self.target.secrets.redact(&format!(
             "{trial}: errcontract failed while running this case ({panic}); this is a bug in errcontract, not a verdict on the target: please report it"
         )));
-        let entry = Entry::crashed(trial, display_path(&case.path), message);
+        let entry = Entry::crashed(trial, path_in_suite(&self.cases_dir, &case.path), message);
         let shown = Shown {
             verdict: entry.kind,
             message: entry.message.clone(),
@@ -156,6 +158,7 @@ mod tests {
             )),
             gate: None,
             today: crate::gate::today(),
+            cases_dir: "cases".into(),
         };
         let (events, received) = tokio::sync::mpsc::unbounded_channel();
         // An event for a case the reader was never given: reading it panics.

@@ -18,6 +18,9 @@ pub enum Output {
     Fragment(String),
     /// The four reports and the run's fragment; fragments of earlier runs are cleared.
     Run,
+    /// A run of part of the suite (a filter): the four reports and its fragment; earlier
+    /// runs' fragments stay, as they hold results this run did not replace.
+    PartRun,
     /// The four reports of merged fragments.
     Merge,
 }
@@ -108,6 +111,16 @@ pub fn finish(
     let entries = &mut results.entries;
     entries.sort_by(|a, b| a.trial.cmp(&b.trial));
     let mut closing = Vec::new();
+    // First how much of the run ran, and the top reasons the rest did not.
+    if judging.whole {
+        let ran = report::ran_headline(
+            entries
+                .iter()
+                .map(|e| (e.trial.as_str(), e.kind, e.reason.as_deref())),
+            0,
+        );
+        closing.push(format!("{ran}.\n"));
+    }
     if results.sent {
         closing.push(results.matrix.render());
     }
@@ -175,6 +188,10 @@ fn write(dir: &Path, doc: &Document, output: &Output, secrets: &Secrets) -> Writ
         Output::Fragment(name) => report::write_fragment(dir, doc, name, secrets).map(|f| vec![f]),
         Output::Run => report::write(dir, doc, secrets).and_then(|mut files| {
             report::clear_other_runs(dir, &doc.run)?;
+            files.push(report::write_fragment(dir, doc, "run", secrets)?);
+            Ok(files)
+        }),
+        Output::PartRun => report::write(dir, doc, secrets).and_then(|mut files| {
             files.push(report::write_fragment(dir, doc, "run", secrets)?);
             Ok(files)
         }),

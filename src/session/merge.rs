@@ -47,8 +47,8 @@ pub fn merge(
     // Cases their files park were never launched (nextest skips them): they go in as ignored;
     // the rest must have a result.
     let suite = settings.and_then(|s| suite_of(s, &merged.doc));
-    if let Some(suite) = &suite {
-        merged.doc.add_parked(suite);
+    if let (Some(suite), Some(settings)) = (&suite, settings) {
+        merged.doc.add_parked(suite, &settings.cases_dir);
     } else if !partial {
         merged.notes.push(
             "every case's result could not be checked: the cases and schemas here (ERRCONTRACT_CASES, ERRCONTRACT_SCHEMAS) are not the run's".into(),
@@ -60,9 +60,10 @@ pub fn merge(
         if merged.doc.expectations.is_some() {
             names.push(GATE_TRIAL.to_string());
         }
-        conclusion
-            .guards
-            .extend(Guard::incomplete(report::missing(&merged.doc, &names)));
+        let missing = report::missing(&merged.doc, &names);
+        // Every report shows each of them (junit.xml an error testcase each).
+        merged.doc.missing.clone_from(&missing);
+        conclusion.guards.extend(Guard::incomplete(missing));
     }
     let cases = merged.doc.cases.len();
     let concluded = conclude(

@@ -319,7 +319,13 @@ impl Connected {
             cases,
             jobs,
             collected,
-        } = plan::plan(&loaded, selection, gate.as_deref(), &contract, today);
+        } = plan::plan(
+            &loaded,
+            selection,
+            gate.as_deref(),
+            (&contract, &settings.cases_dir),
+            today,
+        );
         let runner = Arc::new(Runner::new(
             probe,
             contract.clone(),
@@ -332,6 +338,7 @@ impl Connected {
             target: target.clone(),
             gate: gate.clone(),
             today,
+            cases_dir: settings.cases_dir.clone(),
         };
         let collector = std::thread::Builder::new()
             .name("errcontract-results".into())
@@ -340,6 +347,7 @@ impl Connected {
         let output = match (selection.one, settings.under_nextest) {
             (Some(one), true) => Output::Fragment(one.name().to_string()),
             (Some(_), false) => Output::Nothing,
+            (None, _) if selection.filter.is_some() || selection.only_ignored => Output::PartRun,
             (None, _) => Output::Run,
         };
         Ok(Started {

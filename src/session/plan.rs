@@ -3,12 +3,13 @@
 //! known-failures file; the jobs of exactly the cases libtest will run; and the report entries
 //! of what is selected but sends nothing (parked cases, broken files, the gate's check).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::case::{Case, Loaded};
 use crate::contract::Contract;
 use crate::gate::{self, GATE_TRIAL, KnownFailures, Verdict};
-use crate::locate::display_path;
+use crate::locate::path_in_suite;
 use crate::report::{Entry, Matrix};
 
 use super::collect::Collected;
@@ -42,7 +43,7 @@ pub(super) fn plan(
     loaded: &Loaded,
     selection: &Selection<'_>,
     gate: Option<&KnownFailures>,
-    contract: &Contract,
+    (contract, cases_dir): (&Contract, &Path),
     today: time::Date,
 ) -> Plan {
     let mut collected = Collected {
@@ -65,7 +66,7 @@ pub(super) fn plan(
             // A parked case libtest will not run is still in the reports, with its reason.
             Choice::Skipped if parked => collected.entries.push(Entry::parked(
                 name.clone(),
-                display_path(&case.path),
+                path_in_suite(cases_dir, &case.path),
                 case.ignore.as_deref().unwrap_or_default(),
             )),
             Choice::Skipped | Choice::FilteredOut => {}
@@ -78,7 +79,7 @@ pub(super) fn plan(
         if (selection.choose)(&name, false) == Choice::Run {
             collected.entries.push(Entry::invalid(
                 name.clone(),
-                display_path(&broken.path),
+                path_in_suite(cases_dir, &broken.path),
                 message.clone(),
             ));
         }
