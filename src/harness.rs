@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use libtest_mimic::{Arguments, Completion, Failed, FormatSetting, Trial};
 
-use crate::case::TRIAL_PREFIX;
 use crate::exit;
 use crate::gate::Verdict;
-use crate::session::{Choice, Prepared, Selection, SetupError, Shown, Written};
+use crate::session::{
+    Choice, Pick, Planned, Prepared, Selection, SetupError, Shown, Started, Written,
+};
 use crate::settings::Settings;
 
 /// Run the suite with libtest-style arguments; the exit code is one of [`crate::exit`].
@@ -32,8 +33,9 @@ fn run(args: &Arguments) -> Result<u8, SetupError> {
     let one = args
         .filter
         .as_deref()
-        .filter(|_| args.exact && args.skip.is_empty());
-    let prepared = Prepared::new(settings, one.filter(|n| n.starts_with(TRIAL_PREFIX)))?;
+        .filter(|_| args.exact && args.skip.is_empty())
+        .map(Pick::of);
+    let prepared = Prepared::new(settings, one)?;
     for warning in prepared.warnings() {
         eprintln!("errcontract: warning: {warning}");
     }
@@ -41,20 +43,11 @@ fn run(args: &Arguments) -> Result<u8, SetupError> {
         let trials = prepared
             .trials()
             .into_iter()
-            .map(|(name, parked)| Trial::test(name, || Ok(())).with_ignored_flag(parked))
-            .collect();
-        return Ok(code_of(libtest_mimic::run(args, trials).has_failed()));
+            .map(|(name, parked)| Trial::test(name, || Ok(())).with_ignored_flag(parked));
+        let failed = libtest_mimic::run(args, trials.collect()).has_failed();
+        return Ok(if failed { exit::FAILED } else { exit::OK });
     }
-    let choose = |name: &str, parked: bool| {
-        let trial = Trial::test(name, || Ok(())).with_ignored_flag(parked);
-        if args.is_filtered_out(&trial) {
-            Choice::FilteredOut
-        } else if args.is_ignored(&trial) {
-            Choice::Skipped
-        } else {
-            Choice::Run
-        }
-    };
+    let choose = |name: &str, parked: bool| choice(args, name, parked);
     let selection = Selection {
         choose: &choose,
         filter: args.filter.as_deref(),
@@ -73,26 +66,70 @@ fn run(args: &Arguments) -> Result<u8, SetupError> {
     for note in started.notes() {
         say(args, &format!("{note}\n"));
     }
-    let trials = started
+    let conclusion = libtest_mimic::run(args, trials(&started));
+    let finished = started.finish(conclusion.num_failed);
+    let mut closing = finished.closing.iter();
+    // How much ran, then a guard that says the run proves less, before the details.
+    if let Some(first) = closing.next() {
+        say(args, &format!("\n{first}"));
+    }
+    for guard in &finished.concluded.guards {
+        eprintln!("errcontract: error: {guard}");
+    }
+    for text in closing {
+        say(args, &format!("\n{text}"));
+    }
+    print_written(&finished.concluded.written);
+    Ok(finished.concluded.exit_code)
+}
+
+/// How libtest treats the trial `name`, parked by its file or not.
+fn choice(args: &Arguments, name: &str, parked: bool) -> Choice {
+    let trial = Trial::test(name, || Ok(())).with_ignored_flag(parked);
+    if args.is_filtered_out(&trial) {
+        Choice::FilteredOut
+    } else if args.is_ignored(&trial) {
+        Choice::Skipped
+    } else {
+        Choice::Run
+    }
+}
+
+/// One libtest trial per planned trial: each waits for its verdict, then shows it.
+fn trials(started: &Started) -> Vec<Trial> {
+    started
         .trials()
         .iter()
-        .map(|(name, parked, slot)| {
-            let slot = slot.clone();
-            let trial = name.clone();
+        .map(|Planned { name, parked, slot }| {
+            let (trial, slot) = (name.clone(), slot.clone());
             Trial::ignorable_test(name, move || shown(&trial, slot.take()))
                 .with_ignored_flag(*parked)
         })
-        .collect();
-    let conclusion = libtest_mimic::run(args, trials);
-    let finished = started.finish(conclusion.num_failed);
-    for text in &finished.closing {
-        say(args, &format!("\n{text}"));
+        .collect()
+}
+
+/// What a trial shows of its verdict: a pass, a failure with its text, or "ignored" with why
+/// (not run, not concluded, or an expected failure: libtest has no state of its own for it).
+fn shown(trial: &str, verdict: Option<Shown>) -> Result<Completion, Failed> {
+    let Some(shown) = verdict else {
+        return Err(Failed::from(
+            "the case ended without a result; this is a bug in errcontract, please report it",
+        ));
+    };
+    match shown.verdict {
+        Verdict::Passed => Ok(Completion::Completed),
+        Verdict::Failed | Verdict::UnexpectedPass | Verdict::InvalidCase => {
+            Err(Failed::from(shown.message.as_deref().unwrap_or(trial)))
+        }
+        Verdict::ExpectedFailure | Verdict::Ignored | Verdict::Inconclusive => {
+            Ok(Completion::ignored_with(shown.reason.unwrap_or_default()))
+        }
     }
-    let concluded = finished.concluded;
-    for guard in &concluded.guards {
-        eprintln!("errcontract: error: {guard}");
-    }
-    match &concluded.written {
+}
+
+/// Which reports were written, or why not.
+fn print_written(written: &Written) {
+    match written {
         Written::Nothing => {}
         Written::KeptTheRuns(dir) => eprintln!(
             "errcontract: a one-case rerun writes no reports: those in {} stay the run's",
@@ -115,30 +152,6 @@ fn run(args: &Arguments) -> Result<u8, SetupError> {
             dir.display()
         ),
     }
-    Ok(concluded.exit_code)
-}
-
-/// What a trial shows of its verdict: a pass, a failure with its text, or "ignored" with why
-/// (not run, not concluded, or an expected failure: libtest has no state of its own for it).
-fn shown(trial: &str, verdict: Option<Shown>) -> Result<Completion, Failed> {
-    let Some(shown) = verdict else {
-        return Err(Failed::from(
-            "the case ended without a result; this is a bug in errcontract, please report it",
-        ));
-    };
-    match shown.verdict {
-        Verdict::Passed => Ok(Completion::Completed),
-        Verdict::Failed | Verdict::UnexpectedPass | Verdict::InvalidCase => {
-            Err(Failed::from(shown.message.as_deref().unwrap_or(trial)))
-        }
-        Verdict::ExpectedFailure | Verdict::Ignored | Verdict::Inconclusive => {
-            Ok(Completion::ignored_with(shown.reason.unwrap_or_default()))
-        }
-    }
-}
-
-fn code_of(failed: bool) -> u8 {
-    if failed { exit::FAILED } else { exit::OK }
 }
 
 fn json_format(args: &Arguments) -> bool {

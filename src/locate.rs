@@ -310,6 +310,21 @@ impl SourceMap {
     }
 }
 
+/// A case file as reports name it: below the cases directory's parent (`cases/images/x.json`),
+/// whatever directory the run was started in, so a single run's reports and a merge of
+/// fragments from other processes or machines name it alike; else as [`display_path`] does.
+pub fn path_in_suite(cases_dir: &std::path::Path, path: &std::path::Path) -> String {
+    let root = cases_dir.parent().unwrap_or(cases_dir);
+    match path.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        _ => display_path(path),
+    }
+}
+
 /// A path as the user would type it: relative to the working directory when below it.
 pub fn display_path(path: &std::path::Path) -> String {
     // Asked once per process: every case of a run asks.

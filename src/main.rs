@@ -33,9 +33,9 @@ enum Command {
     },
     /// Check case files against case.schema.json and the status/code table.
     Lint {
-        /// The cases directory (or one case file).
-        #[arg(default_value = "cases")]
-        dir: PathBuf,
+        /// The cases directory (or one case file); by default ERRCONTRACT_CASES, else the one
+        /// `run` uses (this build's `cases/`).
+        dir: Option<PathBuf>,
         /// The schemas directory (by default the one `run` uses: this build's `schemas/`).
         #[arg(long, env = "ERRCONTRACT_SCHEMAS")]
         schemas: Option<PathBuf>,
@@ -73,15 +73,20 @@ enum Command {
         old: PathBuf,
         /// The later run's report.json.
         new: PathBuf,
+        /// Exit 101 when a case fails in the later run that did not in the earlier (or is new
+        /// and fails): a pull-request gate.
+        #[arg(long)]
+        fail_on_new: bool,
     },
     /// Print the cases a template derives, as case files (or write them below --out).
     Derive {
         /// The template file (`*.template.json`).
         template: PathBuf,
         /// The cases directory: its `*.models.json` files give the models' values, and the
-        /// template's name is its path below it.
-        #[arg(long, env = "ERRCONTRACT_CASES", default_value = "cases")]
-        cases: PathBuf,
+        /// template's name is its path below it (by default the one `run` uses: this build's
+        /// `cases/`).
+        #[arg(long, env = "ERRCONTRACT_CASES")]
+        cases: Option<PathBuf>,
         /// Write each case to DIR/<name>.json instead of printing it.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -95,16 +100,29 @@ fn main() -> ExitCode {
     errcontract::pipe::quiet_on_closed_pipe();
     let cli = Cli::parse();
     match cli.command {
-        Command::Lint { dir, schemas } => lint(&dir, schemas),
+        Command::Lint { dir, schemas } => lint(
+            &dir.or_else(|| std::env::var_os("ERRCONTRACT_CASES").map(PathBuf::from))
+                .unwrap_or_else(errcontract::settings::default_cases_dir),
+            schemas,
+        ),
         Command::Derive {
             template,
             cases,
             out,
             schemas,
-        } => derive(&template, &cases, out.as_deref(), schemas),
+        } => derive(
+            &template,
+            &cases.unwrap_or_else(errcontract::settings::default_cases_dir),
+            out.as_deref(),
+            schemas,
+        ),
         Command::Serve(args) => serve(&args),
         Command::Expectations { from, output } => expectations(&from, output.as_deref()),
-        Command::Diff { old, new } => diff(&old, &new),
+        Command::Diff {
+            old,
+            new,
+            fail_on_new,
+        } => diff(&old, &new, fail_on_new),
         Command::Report { dirs, out, partial } => merge_reports(&dirs, out, partial),
         Command::Run { args } => {
             let argv = std::iter::once("errcontract-run".to_string()).chain(args);
@@ -175,6 +193,50 @@ fn derive(
         Ok(c) => c,
         Err(code) => return code,
     };
+    let given = template.display().to_string();
+    // Both as absolute paths, so the template's name is its path below the cases directory
+    // however each was given (`cases/x.template.json` from the repository, or an absolute one).
+    let (template, cases) = match (
+        std::fs::canonicalize(template),
+        std::fs::canonicalize(cases),
+    ) {
+        (Ok(t), Ok(c)) => (t, c),
+        (Err(e), _) => {
+            eprintln!(
+                "error: cannot read the template {}: {e}",
+                template.display()
+            );
+            return exit::code(exit::SETUP);
+        }
+        (_, Err(e)) => {
+            eprintln!(
+                "error: cannot read the cases directory {}: {e}",
+                cases.display()
+            );
+            eprintln!("  help: name it with --cases DIR or ERRCONTRACT_CASES");
+            return exit::code(exit::SETUP);
+        }
+    };
+    if template.is_dir() {
+        eprintln!(
+            "error: {} is a directory; derive takes one template file (*.template.json)",
+            template.display()
+        );
+        eprintln!("  help: `errcontract lint DIR` checks every template below a directory");
+        return exit::code(exit::SETUP);
+    }
+    if !template.starts_with(&cases) {
+        eprintln!(
+            "error: the template {} is not below the cases directory {}",
+            template.display(),
+            cases.display()
+        );
+        eprintln!(
+            "  help: name its cases directory with --cases DIR (its *.models.json give the models' values)"
+        );
+        return exit::code(exit::SETUP);
+    }
+    let (template, cases) = (template.as_path(), cases.as_path());
     let files = match errcontract::derive::derive_template(cases, template, &contract) {
         Ok(files) => files,
         Err(errors) => {
@@ -184,6 +246,17 @@ fn derive(
             return exit::code(exit::INVALID_CASES);
         }
     };
+    // A fault the model lists leave no value for is no case file to print (its trial is
+    // ignored in a run, with the same words).
+    let (files, untried): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|f| f.derived.untried.is_none());
+    for file in &untried {
+        eprintln!(
+            "errcontract: {} not printed: {}",
+            file.name,
+            file.derived.untried.as_deref().unwrap_or_default()
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     for file in &files {
         let written = match out {
@@ -206,11 +279,7 @@ fn derive(
             return exit::code(exit::OK);
         }
     }
-    eprintln!(
-        "errcontract: {} cases derived from {}",
-        files.len(),
-        template.display()
-    );
+    eprintln!("errcontract: {} cases derived from {given}", files.len(),);
     exit::code(exit::OK)
 }
 
@@ -268,13 +337,33 @@ fn expectations(from: &std::path::Path, output: Option<&std::path::Path>) -> Exi
             return exit::code(exit::SETUP);
         }
     };
+    // A run that ended on a guard (the key refused, the target gone) failed for reasons that
+    // are not the target's gaps: no entry may be written from it.
+    if let Some(guard) = report.guards.first() {
+        eprintln!(
+            "error: {}: the run ended on a guard, so its failures are not the target's gaps: {}",
+            from.display(),
+            guard.message.lines().next().unwrap_or_default()
+        );
+        eprintln!(
+            "  help: fix what the guard says and run again; write the known-failures file from a run that ended without one"
+        );
+        return exit::code(exit::SETUP);
+    }
+    // `$schema` as seen from where the file goes (stdout: the current directory).
+    let dir = match output.and_then(std::path::Path::parent) {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let schema =
+        errcontract::gate::schema_reference(&dir, &errcontract::contract::default_schemas_dir());
     let trials = report.cases.iter().map(|c| errcontract::gate::RunTrial {
         name: &c.name,
         subject: c.subject,
         verdict: c.outcome,
         failed: &c.failed_checks,
     });
-    let written = match errcontract::gate::write_from_run(trials, existing.as_deref()) {
+    let written = match errcontract::gate::write_from_run(trials, existing.as_deref(), schema) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {}: {e}", output.unwrap_or(from).display());
@@ -326,7 +415,7 @@ fn expectations(from: &std::path::Path, output: Option<&std::path::Path>) -> Exi
     exit::code(exit::OK)
 }
 
-fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
+fn diff(old: &std::path::Path, new: &std::path::Path, fail_on_new: bool) -> ExitCode {
     let read = |p: &std::path::Path| errcontract::report::json::Document::read(p);
     match (read(old), read(new)) {
         (Ok(o), Ok(n)) => {
@@ -335,6 +424,15 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> ExitCode {
                 "{}",
                 errcontract::report::diff(&o, &n, &shown(old), &shown(new))
             );
+            let new_failures = errcontract::report::new_failures(&o, &n);
+            if fail_on_new && !new_failures.is_empty() {
+                eprintln!(
+                    "error: {} case(s) fail now that did not: {}",
+                    new_failures.len(),
+                    new_failures.join(", ")
+                );
+                return exit::code(exit::FAILED);
+            }
             exit::code(exit::OK)
         }
         (Err(e), _) | (_, Err(e)) => {

@@ -81,6 +81,12 @@ pub fn build(spec: &RequestSpec, vars: &Vars, target: &Target) -> Request {
             .collect();
         url = format!("{url}?{}", q.join("&"));
     }
+    // The URL as the client serializes it onto the wire (it percent-encodes what the query
+    // encoding above leaves, such as `'`), so the request, its report and its curl line carry
+    // the same bytes.
+    if let Ok(parsed) = reqwest::Url::parse(&url) {
+        url = parsed.to_string();
+    }
     let mut headers: Vec<(String, String)> = Vec::new();
     let authorization = match &spec.auth {
         Auth::Role(Role::None) => None,
@@ -263,7 +269,17 @@ pub fn rerun_command(
             quote(&file.display().to_string())
         ));
     }
-    format!("{prefix}cargo test --test contract -- --exact {trial_name}")
+    // A name with a space, `[0]` or another shell character is quoted, so it reaches the
+    // harness as one exact name.
+    let plain = trial_name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c));
+    let name = if plain {
+        trial_name.to_string()
+    } else {
+        quote(trial_name)
+    };
+    format!("{prefix}cargo test --test contract -- --exact {name}")
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl Settings {
             keys,
             cases_dir: get("ERRCONTRACT_CASES")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| manifest.join("cases")),
+                .unwrap_or_else(default_cases_dir),
             schemas_dir: get("ERRCONTRACT_SCHEMAS")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| manifest.join("schemas")),
@@ -327,6 +327,12 @@ pub fn check_base_url(url: &str, allow_insecure: bool) -> Result<String, Setting
         ));
     }
     Ok(url.trim().trim_end_matches('/').to_string())
+}
+
+/// The cases of this build's source tree: what `run`, `lint` and `derive` use when
+/// `ERRCONTRACT_CASES` is unset, wherever they are started.
+pub fn default_cases_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
 }
 
 #[cfg(test)]

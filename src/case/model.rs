@@ -379,6 +379,8 @@ pub struct Derived {
     pub faulted: Vec<String>,
     /// Whether a value it sends comes from a model's list (the target's own may change it).
     pub from_model: bool,
+    /// Why it is not sent to this target: the model lists leave no value to try.
+    pub untried: Option<String>,
 }
 
 impl Case {

@@ -59,6 +59,17 @@ pub enum ModelList {
     Durations,
 }
 
+impl ModelList {
+    /// The list's name in a model (`supported_resolutions`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelList::AspectRatios => "supported_aspect_ratios",
+            ModelList::Resolutions => "supported_resolutions",
+            ModelList::Durations => "supported_durations",
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ModelsFile {
     models: Vec<ModelValues>,

@@ -38,6 +38,10 @@ pub struct CodeRow {
     /// This code says the API key itself was refused.
     #[serde(default)]
     pub refuses_key: bool,
+    /// A target may give this code without looking at the key (an unknown path, an outage or
+    /// an injected fault, throttling at its edge): such an answer says nothing of the key.
+    #[serde(default)]
+    pub answered_before_key: bool,
 }
 
 /// The status/code table: code → row.
@@ -116,5 +120,16 @@ impl CodeTable {
     /// The status of the code that refuses the API key itself, if the table marks one.
     pub fn key_refusal_status(&self) -> Option<u16> {
         self.rows.values().find(|r| r.refuses_key).map(|r| r.status)
+    }
+
+    /// Whether an answer with `status` shows the key was looked at and accepted: a success, or
+    /// the status of codes that come only after the key (none `answered_before_key`, none
+    /// refusing it). A status outside the table (a proxy's 405 or 413) shows nothing.
+    pub fn shows_key_accepted(&self, status: u16) -> bool {
+        if (200..300).contains(&status) {
+            return true;
+        }
+        let mut rows = self.rows.values().filter(|r| r.status == status).peekable();
+        rows.peek().is_some() && rows.all(|r| !r.answered_before_key && !r.refuses_key)
     }
 }

@@ -45,6 +45,10 @@ pub(super) struct Fault {
     pub kind: Kind,
     /// The `param` the error must name (`None`: null).
     pub param: Option<String>,
+    /// Why it cannot be sent to this target: its model lists leave no value to try. The trial
+    /// still exists (the trials come from the template alone, the same wherever they are
+    /// listed), and is ignored with this reason.
+    pub untried: Option<String>,
 }
 
 /// The bad credentials every template derives: name, `auth` value, words.
@@ -130,6 +134,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
         changes: vec![Change::Set(p.place, segs.clone(), v)],
         kind: Kind::Invalid,
         param: Some(name.to_string()),
+        untried: None,
     };
     let mut out = Vec::new();
     if p.required {
@@ -142,6 +147,7 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
             changes: vec![Change::Remove(p.place, segs.clone())],
             kind: Kind::Missing,
             param: Some(name.to_string()),
+            untried: None,
         });
     }
     if let (Some(own), Place::Json) = (p.kind, p.place) {
@@ -190,8 +196,8 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
             .iter()
             .flat_map(|o| o.list(list).iter())
             .find(|v| !own.contains(v));
-        if let Some(v) = elsewhere {
-            let mut fault = invalid(
+        let mut fault = match elsewhere {
+            Some(v) => invalid(
                 format!("unsupported/{name}"),
                 format!(
                     "sent `{name}` {}, which another model takes but `{}` does not",
@@ -199,10 +205,28 @@ fn param_faults(t: &Template, name: &str, p: &Param, value: &Value) -> Vec<Fault
                     model.id
                 ),
                 v.clone(),
-            );
-            fault.from_model = true;
-            out.push(fault);
-        }
+            ),
+            // The lists (the target's own, when it answered) leave nothing to send: the trial
+            // stays, ignored, so every listing of the suite has the same trials.
+            None => {
+                let mut f = invalid(
+                    format!("unsupported/{name}"),
+                    format!(
+                        "no value of `{name}` that another model takes and `{}` does not",
+                        model.id
+                    ),
+                    value.clone(),
+                );
+                f.untried = Some(format!(
+                    "nothing to send: `{}` takes every {} another model takes, by its list from the target (GET /v2/models/{{model}})",
+                    model.id,
+                    list.as_str()
+                ));
+                f
+            }
+        };
+        fault.from_model = true;
+        out.push(fault);
     }
     for (label, v) in &p.invalid {
         out.push(invalid(
@@ -237,6 +261,7 @@ pub(super) fn single_faults(t: &Template) -> Vec<Fault> {
             changes: vec![Change::Set(Place::Json, segments(&param), json!(true))],
             kind: Kind::Invalid,
             param: Some(param),
+            untried: None,
         });
     }
     if t.auth {
@@ -253,6 +278,7 @@ pub(super) fn single_faults(t: &Template) -> Vec<Fault> {
                 )],
                 kind: Kind::Auth,
                 param: None,
+                untried: None,
             });
         }
     }
@@ -309,6 +335,7 @@ pub(super) fn precedence_faults(
             changes,
             kind: first.kind,
             param: first.param.clone(),
+            untried: first.untried.clone().or_else(|| then.untried.clone()),
         });
     }
     if problems.is_empty() {

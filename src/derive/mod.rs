@@ -94,6 +94,7 @@ fn case_file(t: &Template, fault: &Fault, contract: &Contract) -> DerivedFile {
             words: fault.words.clone(),
             faulted: fault.faulted.clone(),
             from_model: fault.from_model,
+            untried: fault.untried.clone(),
         },
     }
 }
@@ -171,7 +172,14 @@ pub fn derive_all(root: &Path, contract: &Contract) -> std::io::Result<Loaded> {
         return Ok(Loaded::default());
     }
     match Models::load(root) {
-        Ok(models) => derive_all_with(root, contract, &models),
+        // A fault the files' own lists leave no value for is no trial: the trials are what
+        // the files derive, the same for `--list`, one process of nextest and a whole run.
+        Ok(models) => derive_all_with(root, contract, &models).map(|mut loaded| {
+            loaded
+                .cases
+                .retain(|c| c.derived.as_ref().is_none_or(|d| d.untried.is_none()));
+            loaded
+        }),
         Err(errors) => {
             let path = errors
                 .0
@@ -216,6 +224,16 @@ pub fn rederive(
     models: &Models,
 ) -> std::io::Result<()> {
     let derived = derive_all_with(root, contract, models)?;
+    // The same trials as the files derive: the target's lists change only what a trial
+    // sends, or leave it nothing to send (then it is ignored, saying so).
+    let trials: std::collections::BTreeSet<String> = loaded
+        .cases
+        .iter()
+        .filter(|c| c.derived.is_some())
+        .map(|c| c.trial_name())
+        .collect();
+    let mut derived = derived;
+    derived.cases.retain(|c| trials.contains(&c.trial_name()));
     loaded.cases.retain(|c| c.derived.is_none());
     loaded.broken.retain(|b| !b.template);
     loaded.cases.extend(derived.cases);

@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use super::{Subject, Verdict};
 use crate::check::CheckName;
 
-use super::known_failures::{FILL_IN, RawEntry, RawFile, entry_name, glob_of, written_name};
+use std::path::Path;
+
+use super::known_failures::{FILL_IN, RawEntry, RawFile};
 
 /// The file written, and what changed, for the person to read.
 #[derive(Debug, Clone, Default)]
@@ -45,17 +47,49 @@ pub struct RunTrial<'a> {
     pub failed: &'a [CheckName],
 }
 
+/// The `$schema` a known-failures file in `dir` points at: the path from there to `schemas`
+/// (this build's), or `None` when they share nothing but the filesystem's root (a path
+/// through `/` breaks as soon as either moves).
+pub fn schema_reference(dir: &Path, schemas: &Path) -> Option<String> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let schemas = std::fs::canonicalize(schemas).ok()?;
+    let common = dir
+        .components()
+        .zip(schemas.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common <= 1 {
+        return None;
+    }
+    let mut parts: Vec<String> = dir
+        .components()
+        .skip(common)
+        .map(|_| "..".to_string())
+        .collect();
+    if parts.is_empty() {
+        parts.push(".".into());
+    }
+    for c in schemas.components().skip(common) {
+        parts.push(c.as_os_str().to_str()?.to_string());
+    }
+    parts.push("known-failures.schema.json".into());
+    Some(parts.join("/"))
+}
+
 /// The known-failures file for a run's `trials`, keeping what `existing` (the text of the
-/// file being rewritten) already says. Fails only when `existing` is not a known-failures file.
+/// file being rewritten) already says; a new file's `$schema` is `schema`. Fails only when
+/// `existing` is not a known-failures file. (A run that ended on a guard is refused by the
+/// caller, which reads its report.)
 pub fn write_from_run<'a>(
     trials: impl IntoIterator<Item = RunTrial<'a>>,
     existing: Option<&str>,
+    schema: Option<String>,
 ) -> Result<Written, String> {
     let file: RawFile = match existing {
-        Some(text) => serde_json::from_str(text)
+        Some(text) => serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
             .map_err(|e| format!("the file to update is not a known-failures file: {e}"))?,
         None => RawFile {
-            schema: Some("./schemas/known-failures.schema.json".into()),
+            schema,
             description: Some(
                 "Known gaps of this target: each failing case, why, and the ticket tracking it (errcontract, ERRCONTRACT_EXPECTATIONS)".into(),
             ),
@@ -73,26 +107,21 @@ pub fn write_from_run<'a>(
     let mut written = Written::default();
     let mut entries: Vec<RawEntry> = Vec::new();
     for mut entry in file.known_failures {
-        let name = entry_name(&entry.case);
-        let glob = glob_of(&name);
-        let matched: Vec<&(&str, Verdict, &[CheckName])> = cases
-            .iter()
-            .filter(|(c, _, _)| match &glob {
-                Some(g) => g.is_match(c),
-                None => *c == name,
-            })
-            .collect();
+        let shown = entry.shown().to_string();
+        let matched: Vec<&(&str, Verdict, &[CheckName])> =
+            cases.iter().filter(|(c, _, _)| entry.covers(c)).collect();
         if !matched.is_empty() && matched.iter().all(|(_, k, _)| passing(*k)) {
-            written.removed.push(written_name(&name).to_string());
+            written.removed.push(shown);
             continue;
         }
-        if glob.is_some() {
+        if entry.exact().is_none() {
             if matched.iter().any(|(_, k, _)| passing(*k)) {
                 // Part of the area is fixed: the glob would now pass cases it lists.
-                written.expanded.push(written_name(&name).to_string());
+                written.expanded.push(shown);
                 for (case, _, _) in matched.iter().filter(|(_, k, _)| failing(*k)) {
                     entries.push(RawEntry {
-                        case: written_name(case).to_string(),
+                        case: Some(case.to_string()),
+                        glob: None,
                         ..entry.clone()
                     });
                 }
@@ -115,9 +144,9 @@ pub fn write_from_run<'a>(
                     grown.join(", "),
                     entry.reason
                 );
-                written.widened.push(written_name(&name).to_string());
+                written.widened.push(shown);
             } else if now != before {
-                written.narrowed.push(written_name(&name).to_string());
+                written.narrowed.push(shown);
             } else {
                 written.kept += 1;
             }
@@ -128,34 +157,26 @@ pub fn write_from_run<'a>(
         entries.push(entry);
     }
     for (name, kind, failed) in &cases {
-        if !failing(*kind) {
+        if !failing(*kind) || entries.iter().any(|e| e.covers(name)) {
             continue;
         }
-        let covered = entries.iter().any(|e| {
-            let listed = entry_name(&e.case);
-            match glob_of(&listed) {
-                Some(g) => g.is_match(name),
-                None => listed == *name,
-            }
-        });
-        if covered {
-            continue;
-        }
-        written.added.push(written_name(name).to_string());
+        written.added.push(name.to_string());
         entries.push(RawEntry {
-            case: written_name(name).to_string(),
+            case: Some(name.to_string()),
+            glob: None,
             reason: format!("{FILL_IN}: why this case fails on this target"),
             ticket: format!("{FILL_IN}: the URL of the issue tracking it"),
             expires: None,
             checks: Some(failed.to_vec()),
         });
     }
-    entries.sort_by_key(|e| entry_name(&e.case));
+    entries.sort_by_key(|e| e.exact().unwrap_or_else(|| e.shown().to_string()));
     let file = RawFile {
         known_failures: entries,
         ..file
     };
-    let mut text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string_pretty(&file)
+        .map_err(|e| format!("the file to update is not a known-failures file: {e}"))?;
     text.push('\n');
     written.text = text;
     Ok(written)
@@ -200,6 +221,7 @@ mod tests {
                 failed,
             }),
             existing,
+            None,
         )
     }
 
@@ -209,7 +231,7 @@ mod tests {
     }
 
     const EXISTING: &str = r#"{"known_failures": [
-        {"case": "videos/*", "reason": "video errors are not enveloped", "ticket": "https://t/1"},
+        {"glob": "videos/*", "reason": "video errors are not enveloped", "ticket": "https://t/1"},
         {"case": "images/a", "reason": "names the wrong param", "ticket": "https://t/2", "checks": ["param", "status"]},
         {"case": "images/b", "reason": "no doc_url", "ticket": "https://t/3", "checks": ["doc_url"]}
     ]}"#;
@@ -227,7 +249,7 @@ mod tests {
         assert_eq!(w.expanded, ["videos/*"]);
         let x = e
             .iter()
-            .find(|e| e["case"] == "videos/x")
+            .find(|e| e["case"] == "case::videos/x")
             .expect("videos/x listed");
         assert_eq!(
             x["ticket"], "https://t/1",
@@ -235,7 +257,7 @@ mod tests {
         );
         assert!(
             !e.iter()
-                .any(|e| e["case"] == "videos/*" || e["case"] == "videos/y")
+                .any(|e| e["glob"] == "videos/*" || e["case"] == "case::videos/y")
         );
     }
 
@@ -262,7 +284,7 @@ mod tests {
         );
         assert!(
             !e.iter()
-                .any(|e| e["case"].as_str().unwrap().starts_with("gate::")),
+                .any(|e| e["case"].as_str().is_some_and(|c| c.starts_with("gate::"))),
             "the gate's own trial is no case to list"
         );
         assert!(

@@ -32,7 +32,8 @@ pub struct Tally {
     pub invalid: usize,
     /// The target stopped answering.
     pub stopped: Option<StoppedAnswering>,
-    /// Cases that sent the `valid` key not expecting it refused.
+    /// Cases that sent the `valid` key not expecting it refused, and got an answer the key
+    /// decides (answers given without looking at the key are not counted).
     pub valid_key_sent: usize,
     /// Of those, the cases it was refused in, and the status.
     pub valid_key_refused: usize,
@@ -78,6 +79,9 @@ impl Tally {
     }
 }
 
+/// How many of the cases without a result a guard names.
+const NAMED: usize = 10;
+
 /// A guard that fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "guard", rename_all = "snake_case")]
@@ -122,6 +126,14 @@ pub enum Guard {
 }
 
 impl Guard {
+    /// The guard over a merge whose fragments lack the cases `missing` (none if none are).
+    pub fn incomplete(missing: Vec<String>) -> Option<Guard> {
+        (!missing.is_empty()).then(|| Guard::Incomplete {
+            missing: missing.len(),
+            first: missing.into_iter().take(NAMED).collect(),
+        })
+    }
+
     /// The exit code of the guard.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -156,7 +168,7 @@ impl std::fmt::Display for Guard {
             ),
             Guard::KeyRejected { cases, status } => write!(
                 f,
-                "every case sent with the valid key ({cases}) was refused with {status}: the key is wrong or expired, so these failures say nothing about the target's errors\n  help: check ERRCONTRACT_API_KEY (is the CI secret set, current, and for this target?)"
+                "every case whose answer depends on the valid key ({cases}) was refused with {status} (answers given before the key is looked at, such as an unknown path's 404 or an injected 500, are not counted): the key is wrong or expired, so these failures say nothing about the target's errors\n  help: check ERRCONTRACT_API_KEY (is the CI secret set, current, and for this target?)"
             ),
             Guard::TooManyInconclusive {
                 inconclusive,

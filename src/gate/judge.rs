@@ -163,7 +163,7 @@ mod tests {
             r#"{"known_failures": [
                 {"case": "images/a", "reason": "r", "ticket": "https://t/1", "checks": ["param"]},
                 {"case": "images/b", "reason": "r", "ticket": "https://t/2", "expires": "2026-01-01"},
-                {"case": "videos/*", "reason": "r", "ticket": "https://t/3"},
+                {"glob": "videos/*", "reason": "r", "ticket": "https://t/3"},
                 {"case": "gone/x", "reason": "r", "ticket": "https://t/4"}
             ]}"#,
         )
@@ -217,7 +217,7 @@ mod tests {
         let j = k.judge("case::videos/x", &Outcome::Passed, &checks(&[]), TODAY);
         let note = j.failure_note("k.json").unwrap();
         assert!(
-            note.contains("the glob entry case::videos/* in k.json") && note.contains("by name"),
+            note.contains("the glob entry videos/* in k.json") && note.contains("by name"),
             "{note}"
         );
     }
@@ -309,7 +309,7 @@ mod tests {
         assert!(
             k.out_of_date(&without_videos, TODAY)
                 .iter()
-                .any(|p| p.contains("the glob case::videos/* matches no case"))
+                .any(|p| p.contains("the glob videos/* matches no case"))
         );
     }
 }

@@ -26,12 +26,12 @@ pub struct KnownFailures {
     pub entries: Vec<KnownFailure>,
 }
 
-/// One entry: a case (or an area, by glob) known to fail.
+/// One entry: a trial (`case`, its exact name) or several (`glob`) known to fail.
 #[derive(Debug, Clone)]
 pub struct KnownFailure {
     /// The trial (or glob) the entry names, with its prefix (`case::area/name`).
     pub case: String,
-    matcher: Option<globset::GlobMatcher>,
+    matcher: Option<Glob>,
     /// Why it fails.
     pub reason: String,
     /// Where the gap is tracked.
@@ -118,11 +118,14 @@ pub(super) struct RawFile {
     pub known_failures: Vec<RawEntry>,
 }
 
-/// One entry as written.
+/// One entry as written: `case` names one trial exactly (`[0]` is literal), `glob` several.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEntry {
-    pub case: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glob: Option<String>,
     pub reason: String,
     pub ticket: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,8 +134,29 @@ pub(super) struct RawEntry {
     pub checks: Option<Vec<CheckName>>,
 }
 
-/// The trial (or glob of trials) an entry names: as written when it has a prefix
-/// (`derived::…`), else a case file's (`area/name` is `case::area/name`).
+impl RawEntry {
+    /// The trial the entry names exactly, with its prefix; `None` for a glob entry.
+    pub(super) fn exact(&self) -> Option<String> {
+        self.case.as_deref().map(entry_name)
+    }
+
+    /// Whether it covers the trial `name`: its exact name, or a match of its glob.
+    pub(super) fn covers(&self, name: &str) -> bool {
+        match (&self.case, &self.glob) {
+            (Some(case), _) => entry_name(case) == name,
+            (None, Some(glob)) => Glob::new(glob).is_ok_and(|g| g.is_match(name)),
+            (None, None) => false,
+        }
+    }
+
+    /// The entry's name or glob, as written, for messages.
+    pub(super) fn shown(&self) -> &str {
+        self.case.as_deref().or(self.glob.as_deref()).unwrap_or("")
+    }
+}
+
+/// The trial an entry names: as written when it has a prefix (`derived::…`), else a case
+/// file's (`area/name` is `case::area/name`).
 pub(super) fn entry_name(case: &str) -> String {
     let case = case.trim();
     if case.contains("::") {
@@ -142,21 +166,43 @@ pub(super) fn entry_name(case: &str) -> String {
     }
 }
 
-/// How `errcontract expectations` writes a trial's name: a case file's without `case::`.
-pub(super) fn written_name(trial: &str) -> &str {
-    trial.strip_prefix(TRIAL_PREFIX).unwrap_or(trial)
+/// A `glob` entry's pattern over trial names. Its part before `::` is matched against the
+/// trial's prefix (`case`, `derived`; `*` for both; left out: `case`), the rest against the
+/// name after it, by `/`-separated parts: `*` and `?` within one part, `**` across any number
+/// of them (`**` alone: every name), `[…]` one character of a class, `{a,b}` either, `\`
+/// before a special character makes it literal (`images\[0\].url`, or `images[[]0].url`).
+#[derive(Debug, Clone)]
+pub(super) struct Glob {
+    prefix: globset::GlobMatcher,
+    rest: globset::GlobMatcher,
+    /// Whether its first part (the area) is a pattern: it spans areas.
+    pub spans_areas: bool,
 }
 
-/// The matcher of a glob entry; `None` for an exact name (or a glob that does not compile).
-pub(super) fn glob_of(case: &str) -> Option<globset::GlobMatcher> {
-    if !case.contains(['*', '?', '[', '{']) {
-        return None;
+impl Glob {
+    pub(super) fn new(text: &str) -> Result<Glob, globset::Error> {
+        let text = text.trim();
+        let (prefix, rest) = text.split_once("::").unwrap_or(("case", text));
+        let build = |g: &str| {
+            globset::GlobBuilder::new(g)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map(|g| g.compile_matcher())
+        };
+        let area = rest.split('/').next().unwrap_or("");
+        Ok(Glob {
+            prefix: build(prefix)?,
+            rest: build(rest)?,
+            spans_areas: area.contains(['*', '?', '[', '{']),
+        })
     }
-    globset::GlobBuilder::new(case)
-        .literal_separator(true)
-        .build()
-        .ok()
-        .map(|g| g.compile_matcher())
+
+    /// Whether it matches the trial `name` (`derived::images/generations/drop/prompt`).
+    pub(super) fn is_match(&self, name: &str) -> bool {
+        let (prefix, rest) = name.split_once("::").unwrap_or(("", name));
+        self.prefix.is_match(prefix) && self.rest.is_match(rest)
+    }
 }
 
 /// The format of `expires`.
@@ -191,6 +237,17 @@ impl KnownFailures {
 
     /// Check the text of a known-failures file named `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Self, FileProblems> {
+        // Editors on Windows save a BOM; it is no part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if text.trim_start().starts_with('[') {
+            return Err(FileProblems(vec![FileProblem {
+                path: path.to_path_buf(),
+                at: LineCol { line: 1, column: 1 },
+                field: String::new(),
+                message: "the file is a JSON array; a known-failures file is an object".into(),
+                help: "wrap the entries: {\"known_failures\": [ … ]} (see schemas/known-failures.schema.json)".into(),
+            }]));
+        }
         let raw: RawFile = serde_json::from_str(text).map_err(|e| {
             let at = LineCol {
                 line: e.line().max(1),
@@ -201,7 +258,7 @@ impl KnownFailures {
                 at,
                 field: String::new(),
                 message: crate::locate::strip_position(&e.to_string()),
-                help: "a known-failures file is {\"known_failures\": [{\"case\", \"reason\", \"ticket\", \"expires\"?, \"checks\"?}]}; see schemas/known-failures.schema.json".into(),
+                help: "a known-failures file is {\"known_failures\": [{\"case\" or \"glob\", \"reason\", \"ticket\", \"expires\"?, \"checks\"?}]}; see schemas/known-failures.schema.json".into(),
             }])
         })?;
         let map = SourceMap::new(Arc::from(text));
@@ -219,46 +276,64 @@ impl KnownFailures {
                     help: help.into(),
                 });
             };
-            let case = entry_name(&raw.case);
             let mut matcher = None;
-            if written_name(&case).is_empty() {
-                problem(
-                    "case",
-                    "empty".into(),
-                    "name a case as `area/name` (as `--list` shows it, without `case::`), or an area as `area/*`",
-                );
-            } else if case.contains(['*', '?', '[', '{']) {
-                match globset::GlobBuilder::new(&case)
-                    .literal_separator(true)
-                    .build()
-                {
-                    Ok(g) => matcher = Some(g.compile_matcher()),
-                    Err(e) => problem(
+            let case = match (&raw.case, &raw.glob) {
+                (Some(_), Some(_)) | (None, None) => {
+                    problem(
                         "case",
-                        format!("not a valid glob: {e}"),
-                        "`*` matches within one directory, `**` across them: e.g. `videos/*`",
-                    ),
+                        "an entry names its trials with `case` or with `glob`, exactly one of them"
+                            .into(),
+                        "`case` is one trial's exact name as `--list` shows it (`case::images/a`, `derived::images/generations/drop/images[0].url`); `glob` a pattern (`derived::images/**`)",
+                    );
+                    String::new()
                 }
-            }
-            if !seen.insert(case.clone()) {
+                (Some(case), None) => {
+                    let case = entry_name(case);
+                    if case.split_once("::").is_none_or(|(_, n)| n.is_empty()) {
+                        problem(
+                            "case",
+                            "empty".into(),
+                            "name a trial as `--list` shows it (`case::images/a`)",
+                        );
+                    } else if case.contains('*') {
+                        problem(
+                            "case",
+                            format!(
+                                "{case:?} is matched as an exact name, and no trial name has a `*`"
+                            ),
+                            "to name several trials, write the pattern as `glob` instead of `case` (`\"glob\": \"videos/*\"`)",
+                        );
+                    }
+                    case
+                }
+                (None, Some(glob)) => {
+                    match Glob::new(glob) {
+                        Ok(g) => {
+                            if g.spans_areas && raw.checks.is_none() {
+                                problem(
+                                    "checks",
+                                    format!(
+                                        "the glob {glob} spans areas and lists no checks: it would expect any failure of every case it covers, so no new failure there could ever be caught"
+                                    ),
+                                    "list the checks its cases fail in (`checks`), or name the area (`videos/*`)",
+                                );
+                            }
+                            matcher = Some(g);
+                        }
+                        Err(e) => problem(
+                            "glob",
+                            format!("not a valid glob: {e}"),
+                            "`*` matches within one part of a name, `**` across parts, `[…]` a class: e.g. `videos/*`, `derived::images/**`",
+                        ),
+                    }
+                    glob.trim().to_string()
+                }
+            };
+            if !case.is_empty() && !seen.insert(case.clone()) {
                 problem(
-                    "case",
+                    if raw.glob.is_some() { "glob" } else { "case" },
                     format!("{case} is listed twice"),
                     "keep one entry per case; list every failing check in its `checks`",
-                );
-            }
-            let across_areas = written_name(&case)
-                .split('/')
-                .next()
-                .is_some_and(|area| area.contains(['*', '?', '[', '{']))
-                || case.contains("**");
-            if matcher.is_some() && across_areas && raw.checks.is_none() {
-                problem(
-                    "checks",
-                    format!(
-                        "the glob {case} spans areas and lists no checks: it would expect any failure of every case it covers, so no new failure there could ever be caught"
-                    ),
-                    "list the checks its cases fail in (`checks`), or name the area (`videos/*`)",
                 );
             }
             if raw.reason.trim().is_empty() || raw.reason.starts_with(FILL_IN) {
@@ -347,7 +422,7 @@ mod tests {
     const GOOD: &str = r#"{
   "known_failures": [
     { "case": "case::images/a", "reason": "r", "ticket": "https://t.example/1", "checks": ["param"] },
-    { "case": "videos/*", "reason": "r", "ticket": "https://t.example/2", "expires": "2027-01-31" }
+    { "glob": "videos/*", "reason": "r", "ticket": "https://t.example/2", "expires": "2027-01-31" }
   ]
 }"#;
 
@@ -413,7 +488,7 @@ mod tests {
     fn a_glob_across_areas_must_list_its_checks() {
         for glob in ["**", "*/*", "case::**", "*/resolution-*"] {
             let text = format!(
-                r#"{{"known_failures": [{{"case": "{glob}", "reason": "r", "ticket": "https://t/1"}}]}}"#
+                r#"{{"known_failures": [{{"glob": "{glob}", "reason": "r", "ticket": "https://t/1"}}]}}"#
             );
             let err = parse(&text).unwrap_err().to_string();
             assert!(
@@ -423,7 +498,87 @@ mod tests {
             let with_checks = text.replace("\"ticket\"", "\"checks\": [\"param\"], \"ticket\"");
             assert!(parse(&with_checks).is_ok(), "{glob} with checks");
         }
-        assert!(parse(r#"{"known_failures": [{"case": "videos/*", "reason": "r", "ticket": "https://t/1"}]}"#).is_ok());
+        for area in ["videos/*", "derived::images/**", "images/**"] {
+            let text = format!(
+                r#"{{"known_failures": [{{"glob": "{area}", "reason": "r", "ticket": "https://t/1"}}]}}"#
+            );
+            assert!(parse(&text).is_ok(), "{area} is one area");
+        }
+    }
+
+    #[test]
+    fn a_case_is_an_exact_name_and_a_glob_says_so() {
+        let names = [
+            "case::images/a",
+            "case::videos/x",
+            "derived::images/generations/drop/images[0].url",
+            "derived::images/generations/drop/images0.url",
+            "derived::images/generations/drop/prompt",
+            "derived::videos/generations/auth/none",
+        ];
+        let matching = |entry: &str| -> Vec<&str> {
+            let k = parse(&format!(
+                r#"{{"known_failures": [{{{entry}, "checks": ["param"], "reason": "r", "ticket": "https://t/1"}}]}}"#
+            ))
+            .unwrap_or_else(|e| panic!("{entry}: {e}"));
+            names
+                .iter()
+                .copied()
+                .filter(|n| k.entries[0].covers(n))
+                .collect()
+        };
+        assert_eq!(
+            matching(r#""case": "derived::images/generations/drop/images[0].url""#),
+            ["derived::images/generations/drop/images[0].url"],
+            "`[0]` is literal in a case"
+        );
+        assert_eq!(matching(r#""case": "images/a""#), ["case::images/a"]);
+        assert_eq!(
+            matching(r#""glob": "**""#),
+            ["case::images/a", "case::videos/x"]
+        );
+        assert_eq!(matching(r#""glob": "*::**""#), names);
+        assert_eq!(matching(r#""glob": "derived::**""#).len(), 4);
+        assert_eq!(matching(r#""glob": "derived::images/**""#).len(), 3);
+        assert_eq!(
+            matching(r#""glob": "derived::images/*""#).len(),
+            0,
+            "`*` stays in one part"
+        );
+        assert_eq!(
+            matching(r#""glob": "derived::images/generations/*/*""#).len(),
+            3
+        );
+        assert_eq!(
+            matching(r#""glob": "derived::images/generations/drop/images[0].url""#),
+            ["derived::images/generations/drop/images0.url"],
+            "`[0]` is a class in a glob"
+        );
+        assert_eq!(
+            matching(r#""glob": "derived::images/generations/drop/images\\[0\\].url""#),
+            ["derived::images/generations/drop/images[0].url"],
+            "`\\[` is literal"
+        );
+        let err = parse(
+            r#"{"known_failures": [{"case": "videos/*", "reason": "r", "ticket": "https://t/1"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("write the pattern as `glob`"), "{err}");
+        let err = parse(r#"{"known_failures": [{"case": "a/b", "glob": "a/*", "reason": "r", "ticket": "https://t/1"}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exactly one of them"), "{err}");
+    }
+
+    #[test]
+    fn a_bom_is_read_past_and_an_array_is_named() {
+        let bom = format!("\u{feff}{GOOD}");
+        assert!(parse(&bom).is_ok());
+        let err = parse(r#"[{"case": "a/b", "reason": "r", "ticket": "https://t/1"}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the file is a JSON array"), "{err}");
     }
 
     #[test]

@@ -12,13 +12,13 @@ mod judge;
 mod known_failures;
 mod verdict;
 
-pub use expectations::{RunTrial, Written, write_from_run};
+pub use expectations::{RunTrial, Written, schema_reference, write_from_run};
 pub use guards::{Conclusion, Counted, Guard, Tally, after_run};
 pub use judge::Judgement;
 pub use known_failures::{
     FILL_IN, FileProblem, FileProblems, KnownFailure, KnownFailures, format_date,
 };
-pub use verdict::{Judged, Subject, Verdict, judge};
+pub use verdict::{Judged, Subject, Verdict, judge, judge_file};
 
 /// The trial that checks the known-failures file itself (expired and stale entries): it runs
 /// once per run, and under nextest in a process of its own.

@@ -100,6 +100,58 @@ pub struct Judged {
     pub note: Option<String>,
 }
 
+impl Judged {
+    /// A verdict alone, with nothing more to say.
+    fn only(verdict: Verdict) -> Judged {
+        Judged {
+            verdict,
+            reason: None,
+            ticket: None,
+            note: None,
+        }
+    }
+
+    /// A case its own file parks (`ignore`): selected, but not run.
+    pub fn parked(why: &str) -> Judged {
+        Judged {
+            reason: Some(format!("ignored by its file: {why}")),
+            ..Judged::only(Verdict::Ignored)
+        }
+    }
+
+    /// A case file that did not load: it fails its own trial.
+    pub fn invalid() -> Judged {
+        Judged::only(Verdict::InvalidCase)
+    }
+
+    /// A case whose run panicked: a bug in errcontract, which fails the run so it is seen.
+    pub fn crashed() -> Judged {
+        Judged::only(Verdict::Failed)
+    }
+}
+
+/// The gate's check of its own file against every trial there is (`trials`): passed, or
+/// failed with what is out of date (expired and stale entries).
+pub fn judge_file(
+    gate: &KnownFailures,
+    trials: &[String],
+    today: Date,
+) -> (Judged, Option<String>) {
+    let problems = gate.out_of_date(trials, today);
+    if problems.is_empty() {
+        return (Judged::only(Verdict::Passed), None);
+    }
+    let message = format!(
+        "{}: {} is out of date ({} problem{}):\n{}",
+        super::GATE_TRIAL,
+        gate.file,
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        problems.join("\n")
+    );
+    (Judged::only(Verdict::Failed), Some(message))
+}
+
 /// Judge a case's `outcome` (failing the `failed` checks) by the known failures, if the run is
 /// gated; ungated, the outcome stands as it is.
 pub fn judge(

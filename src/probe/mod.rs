@@ -137,11 +137,15 @@ pub enum TransportError {
         /// What the client said.
         detail: String,
     },
-    /// The body is larger than the cap.
-    #[error("the body is larger than {limit} bytes (ERRCONTRACT_MAX_BODY)")]
+    /// The body is larger than the cap; the status line had arrived.
+    #[error(
+        "the target answered {status}, with a body larger than {limit} bytes (ERRCONTRACT_MAX_BODY)"
+    )]
     TooLarge {
         /// The cap.
         limit: usize,
+        /// The status that arrived before the body.
+        status: u16,
     },
     /// The body's content coding could not be undone.
     #[error(transparent)]
@@ -310,14 +314,20 @@ impl Probe {
             .collect();
         let limit = self.config.max_body;
         if response.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(TransportError::TooLarge { limit });
+            return Err(TransportError::TooLarge {
+                limit,
+                status: status.as_u16(),
+            });
         }
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > limit {
-                        return Err(TransportError::TooLarge { limit });
+                        return Err(TransportError::TooLarge {
+                            limit,
+                            status: status.as_u16(),
+                        });
                     }
                     body.extend_from_slice(&chunk);
                 }

@@ -52,6 +52,23 @@ fn line(out: &mut String, old: Option<&CaseRecord>, new: &CaseRecord) {
     );
 }
 
+/// The cases failing in `new` that did not fail in `old` (were passing, inconclusive,
+/// ignored, or absent): what `errcontract diff --fail-on-new` fails on.
+pub fn new_failures(old: &Document, new: &Document) -> Vec<String> {
+    let before: BTreeMap<&str, &CaseRecord> =
+        old.cases.iter().map(|c| (c.name.as_str(), c)).collect();
+    new.cases
+        .iter()
+        .filter(|c| behaviour(c.outcome) == Behaviour::Failing)
+        .filter(|c| {
+            before
+                .get(c.name.as_str())
+                .is_none_or(|was| behaviour(was.outcome) != Behaviour::Failing)
+        })
+        .map(|c| c.name.clone())
+        .collect()
+}
+
 /// The Markdown diff of two reports.
 pub fn diff(old: &Document, new: &Document, old_name: &str, new_name: &str) -> String {
     let before: BTreeMap<&str, &CaseRecord> =

@@ -84,6 +84,10 @@ pub fn failure(case: &Case, result: &CaseResult, target: &Target) -> String {
             x.request.url,
             match &x.response {
                 Ok(r) => r.status_line(),
+                // The status line arrived; only its body was over the cap.
+                Err(crate::probe::TransportError::TooLarge { status, .. }) => {
+                    format!("HTTP {status}, body over ERRCONTRACT_MAX_BODY (too_large)")
+                }
                 Err(e) => format!("no response ({})", e.kind()),
             },
             x.elapsed.as_millis(),

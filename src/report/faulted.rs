@@ -80,6 +80,7 @@ mod tests {
             fault: "drop/prompt".into(),
             words: "dropped `prompt`".into(),
             faulted: faulted.iter().map(|s| s.to_string()).collect(),
+            untried: None,
             from_model: false,
         }
     }

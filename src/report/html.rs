@@ -102,17 +102,20 @@ fn summary(out: &mut String, doc: &Document, h: &Html<'_>) {
         }
         text
     } else if failing == 0 {
-        let not_run = count(doc, Verdict::Ignored) + count(doc, Verdict::Inconclusive);
-        format!(
-            "<p class=\"headline ok\">No case failed: {} of {total} concluded, {not_run} not run or inconclusive.</p>",
-            total - not_run
-        )
+        "<p class=\"headline ok\">No case failed.</p>".to_string()
     } else {
         format!("<p class=\"headline bad\">{failing} of {total} cases fail the run.</p>")
     };
     let _ = write!(
         out,
-        "<section id=\"summary\" aria-labelledby=\"summary-h\"><h2 id=\"summary-h\">Summary</h2>{headline}<table class=\"totals\"><tbody>"
+        "<section id=\"summary\" aria-labelledby=\"summary-h\"><h2 id=\"summary-h\">Summary</h2><p class=\"ran\">{ran}.</p>{headline}<table class=\"totals\"><tbody>",
+        // How many ran, of how many, and why the rest did not: first, as in summary.md.
+        ran = h.text(&super::not_run::headline(
+            doc.cases
+                .iter()
+                .map(|c| (c.name.as_str(), c.outcome, c.reason.as_deref())),
+            doc.missing.len(),
+        )),
     );
     for kind in ORDER {
         let n = count(doc, kind);
@@ -239,6 +242,10 @@ fn case(out: &mut String, c: &CaseRecord, h: &Html<'_>) {
         let _ = write!(out, " · ticket <a href=\"{t}\">{t}</a>", t = h.text(t));
     }
     out.push_str("</p>");
+    if let (Verdict::ExpectedFailure, Some(reason)) = (c.outcome, &c.reason) {
+        // The vendor's reason, next to its ticket.
+        let _ = write!(out, "<p class=\"note\">{}</p>", h.text(reason));
+    }
     if let Some(m) = &c.message {
         let _ = write!(out, "<pre class=\"message\">{}</pre>", h.text(m));
     }

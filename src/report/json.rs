@@ -50,6 +50,10 @@ pub struct Document {
     /// The run's exit code (`src/exit.rs`), reports aside.
     #[serde(default)]
     pub exit_code: u8,
+    /// Cases of the suite with no result in a merge's fragments (a shard missing, a process
+    /// killed): each report shows them as errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// A guard that fired, with its exit code and what it says (with its help).
@@ -251,18 +255,19 @@ impl Document {
             coverage: matrix.clone(),
             guards: Vec::new(),
             exit_code: crate::exit::OK,
+            missing: Vec::new(),
         }
     }
 
     /// Add, as ignored, the cases of `suite` its files park that have no record (nextest never
     /// launches them); the records stay sorted and counted.
-    pub fn add_parked(&mut self, suite: &crate::case::Loaded) {
+    pub fn add_parked(&mut self, suite: &crate::case::Loaded, cases_dir: &std::path::Path) {
         for case in &suite.cases {
             let trial = case.trial_name();
             if let Some(why) = &case.ignore
                 && !self.cases.iter().any(|c| c.name == trial)
             {
-                let file = crate::locate::display_path(&case.path);
+                let file = crate::locate::path_in_suite(cases_dir, &case.path);
                 self.cases
                     .push(CaseRecord::of(&Entry::parked(trial, file, why)));
             }

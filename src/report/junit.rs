@@ -56,6 +56,18 @@ pub fn render(doc: &Document, secrets: &Secrets) -> std::io::Result<String> {
         }
         suite.add_test_case(case);
     }
+    // A case with no result in a merge is an error: a CI test view must not read green.
+    for name in &doc.missing {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+        s.set_message("no result in the merged fragments (a shard missing, a process killed?)");
+        suite.add_test_case(TestCase::new(name.clone(), s));
+    }
+    // A case not run is skipped, not disabled: JUnit readers count `skipped` apart from tests
+    // switched off in the code.
+    let skipped = std::mem::take(&mut suite.disabled);
+    suite
+        .extra
+        .insert("skipped".into(), skipped.to_string().into());
     let mut report = Report::new("errcontract");
     report.add_test_suite(suite);
     let xml = report.to_string().map_err(std::io::Error::other)?;

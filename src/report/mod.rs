@@ -21,12 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use coverage::{Cell, Matrix, OTHER};
-pub use diff::diff;
+pub use diff::{diff, new_failures};
 pub use evidence::{Came, Evidence, Sent};
 pub use failure::failure;
 pub use faulted::FaultedRow;
 pub use fragment::{MergeError, Merged, clear_others as clear_other_runs, merge, missing};
-pub use not_run::summary as not_run_summary;
+pub use not_run::{headline as ran_headline, summary as not_run_summary};
 pub use summary::append_to_step_summary;
 
 use crate::check::Finding;
@@ -107,19 +107,19 @@ impl Entry {
         set.into_iter().collect()
     }
 
-    /// An entry of a trial that sent nothing: only its verdict, reason and message.
-    fn bare(trial: String, file: String, kind: Verdict) -> Self {
+    /// An entry of a trial that sent nothing, as the gate judged it.
+    fn bare(trial: String, file: String, judged: Judged) -> Self {
         Entry {
             trial,
             subject: Subject::Case,
             file,
-            kind,
-            reason: None,
+            kind: judged.verdict,
+            reason: judged.reason,
             findings: Vec::new(),
             notes: Vec::new(),
             elapsed: None,
             message: None,
-            ticket: None,
+            ticket: judged.ticket,
             applied: Default::default(),
             evidence: None,
             rerun: None,
@@ -127,42 +127,34 @@ impl Entry {
         }
     }
 
-    /// The entry of the gate's own trial: it held, or the file is out of date (`message`).
-    pub fn gate(trial: String, file: String, message: Option<String>) -> Self {
-        let kind = if message.is_some() {
-            Verdict::Failed
-        } else {
-            Verdict::Passed
-        };
+    /// The entry of the gate's own trial, as `gate::judge_file` judged the file (`message`:
+    /// what is out of date).
+    pub fn gate(trial: String, file: String, judged: Judged, message: Option<String>) -> Self {
         Entry {
             subject: Subject::KnownFailuresFile,
             message: message.map(Arc::from),
-            ..Entry::bare(trial, file, kind)
+            ..Entry::bare(trial, file, judged)
         }
     }
 
     /// The entry of a case its own file parks (`ignore`): selected, but not run.
     pub fn parked(trial: String, file: String, why: &str) -> Self {
-        Entry {
-            reason: Some(format!("ignored by its file: {why}")),
-            ..Entry::bare(trial, file, Verdict::Ignored)
-        }
+        Entry::bare(trial, file, Judged::parked(why))
     }
 
     /// The entry of a case file that did not load.
     pub fn invalid(trial: String, file: String, message: Arc<str>) -> Self {
         Entry {
             message: Some(message),
-            ..Entry::bare(trial, file, Verdict::InvalidCase)
+            ..Entry::bare(trial, file, Judged::invalid())
         }
     }
 
-    /// The entry of a case whose run panicked: a bug in errcontract, which fails the run so it
-    /// is seen, and says whose bug it is.
+    /// The entry of a case whose run panicked, saying whose bug it is.
     pub fn crashed(trial: String, file: String, message: Arc<str>) -> Self {
         Entry {
             message: Some(message),
-            ..Entry::bare(trial, file, Verdict::Failed)
+            ..Entry::bare(trial, file, Judged::crashed())
         }
     }
 }

@@ -17,9 +17,16 @@ fn md(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// The first line of a failure, without the case's name it starts with (the list item names
+/// the case already).
 fn first_line(c: &CaseRecord) -> String {
     let text = c.message.as_deref().unwrap_or_default();
-    md(text.lines().next().unwrap_or_default())
+    let line = text.lines().next().unwrap_or_default();
+    let line = line
+        .strip_prefix(c.name.as_str())
+        .map(|rest| rest.trim_start_matches(':').trim_start())
+        .unwrap_or(line);
+    md(line)
 }
 
 /// The Markdown text.
@@ -37,6 +44,13 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
         })
         .collect();
     let mut out = format!("# errcontract: {}\n\n", md(&doc.target));
+    let ran = super::not_run::headline(
+        doc.cases
+            .iter()
+            .map(|c| (c.name.as_str(), c.outcome, c.reason.as_deref())),
+        doc.missing.len(),
+    );
+    let _ = writeln!(out, "**{}.**\n", md(&ran));
     if let Some(first) = doc.guards.first() {
         let _ = writeln!(
             out,
@@ -48,12 +62,8 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
             let _ = writeln!(out, "> {}\n", md(&guard.message));
         }
     } else if failing.is_empty() {
-        let not_run = n(Verdict::Ignored) + n(Verdict::Inconclusive);
-        let _ = writeln!(
-            out,
-            "**No case failed**: {} of {total} concluded, {not_run} not run or inconclusive.\n",
-            total - not_run
-        );
+        // How many ran, and why the rest did not, is the headline above.
+        out.push_str("**No case failed.**\n\n");
     } else {
         let _ = writeln!(
             out,
@@ -87,12 +97,8 @@ pub fn render(doc: &Document, secrets: &Secrets) -> String {
     if !expected.is_empty() {
         let _ = write!(out, "\n## Expected failures ({})\n\n", expected.len());
         for c in expected {
-            let _ = writeln!(
-                out,
-                "- `{}`: {}",
-                c.name,
-                md(c.ticket.as_deref().unwrap_or_default())
-            );
+            let said = c.reason.as_deref().or(c.ticket.as_deref());
+            let _ = writeln!(out, "- `{}`: {}", c.name, md(said.unwrap_or_default()));
         }
     }
     let mut not_run: BTreeMap<&str, usize> = BTreeMap::new();

@@ -20,7 +20,7 @@ pub use interrupt::{GRACE, Interrupt, Signal};
 pub use outcome::{
     AskedToWait, CaseResult, Inconclusive, NotRun, Outcome, StepRecord, StillProcessing,
 };
-pub use schedule::{Event, spawn};
+pub use schedule::{Event, panic_text, spawn};
 pub use signals::{KeyAnswer, Signals, StoppedAnswering};
 
 use crate::case::{Case, Requirement};
@@ -92,6 +92,9 @@ impl Runner {
 
     /// Why the target cannot serve this case, if it cannot.
     pub fn precondition(&self, case: &Case) -> Option<NotRun> {
+        if let Some(why) = case.derived.as_ref().and_then(|d| d.untried.clone()) {
+            return Some(NotRun::NothingToSend(why));
+        }
         for req in case.requirements() {
             match req {
                 Requirement::Role(role) => {

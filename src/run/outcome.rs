@@ -16,6 +16,8 @@ pub enum NotRun {
     NeedsFeature(Feature),
     /// The case would bill if the target wrongly accepted it.
     Billable,
+    /// A derived fault the model lists leave no value for (the reason says which).
+    NothingToSend(String),
     /// The run was interrupted before the case was concluded.
     Interrupted(super::Signal),
 }
@@ -42,6 +44,7 @@ impl std::fmt::Display for NotRun {
             NotRun::Billable => f.write_str(
                 "billable if the target wrongly accepts it: set ERRCONTRACT_ALLOW_BILLABLE=1 to send it",
             ),
+            NotRun::NothingToSend(why) => f.write_str(why),
         }
     }
 }

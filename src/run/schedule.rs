@@ -35,6 +35,15 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The index of the case it is of.
+    pub fn index(&self) -> usize {
+        match self {
+            Event::Finished { index, .. } | Event::Panicked { index, .. } => *index,
+        }
+    }
+}
+
 /// Start running `jobs` (each case with its index) in order on `runtime`; returns at once. The
 /// events end when every case has sent one.
 pub fn spawn(
@@ -72,11 +81,16 @@ pub fn spawn(
 
 fn panic_message(e: tokio::task::JoinError) -> String {
     match e.try_into_panic() {
-        Ok(payload) => payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic with no message".into()),
+        Ok(payload) => panic_text(&*payload),
         Err(e) => e.to_string(),
     }
+}
+
+/// What a panic said.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".into())
 }

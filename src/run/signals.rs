@@ -13,7 +13,7 @@ use super::{Inconclusive, Outcome, StepRecord};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum KeyAnswer {
-    /// Any other status.
+    /// A status that comes only after the key was accepted (a success, a validation error).
     Accepted,
     /// With the status of the code that refuses a key.
     Refused {
@@ -53,18 +53,24 @@ impl Signals {
             }
             _ => None,
         };
+        // The first step that sent the valid key, did not expect it refused, and got an answer
+        // the key decides: a refusal, or one that comes only after the key was accepted. An
+        // unknown path's 404 or an injected 500 is answered without looking at the key, so it
+        // tells nothing (`answered_before_key` in the table).
         let valid_key = table.key_refusal_status().and_then(|refusal| {
-            // The first step that sent the valid key and did not expect it refused.
             steps.iter().enumerate().find_map(|(i, record)| {
                 let (_, step) = case.steps.get(i)?;
                 let status = record.status?;
-                let sent =
-                    step.request.auth == Auth::Role(Role::Valid) && step.expect.status != refusal;
-                sent.then_some(if status == refusal {
-                    KeyAnswer::Refused { status }
+                if step.request.auth != Auth::Role(Role::Valid) || step.expect.status == refusal {
+                    return None;
+                }
+                if status == refusal {
+                    Some(KeyAnswer::Refused { status })
                 } else {
-                    KeyAnswer::Accepted
-                })
+                    table
+                        .shows_key_accepted(status)
+                        .then_some(KeyAnswer::Accepted)
+                }
             })
         });
         Signals { valid_key, stopped }

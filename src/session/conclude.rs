@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::gate::{Conclusion, Guard};
+use crate::gate::{Conclusion, Guard, Verdict};
 use crate::redact::Secrets;
-use crate::report::{self, json::Document};
+use crate::report::{self, Entry, Matrix, json::Document};
 
 /// Which reports a process writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub enum Output {
     Fragment(String),
     /// The four reports and the run's fragment; fragments of earlier runs are cleared.
     Run,
+    /// A run of part of the suite (a filter): the four reports and its fragment; earlier
+    /// runs' fragments stay, as they hold results this run did not replace.
+    PartRun,
     /// The four reports of merged fragments.
     Merge,
 }
@@ -56,6 +59,107 @@ pub struct Concluded {
     pub exit_code: u8,
 }
 
+/// What a run came to, for concluding: a run of cases or a traffic check.
+#[derive(Debug)]
+pub struct Results {
+    /// The target, as reports name it.
+    pub target: String,
+    /// The contract's fingerprint.
+    pub contract: String,
+    /// The known-failures file the run was gated by, as displayed.
+    pub gate_file: Option<String>,
+    /// Every trial's entry.
+    pub entries: Vec<Entry>,
+    /// The code × endpoint matrix of what was seen.
+    pub matrix: Matrix,
+    /// Whether anything was sent or seen (else there is no matrix to show).
+    pub sent: bool,
+}
+
+/// How a run's results are judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging {
+    /// `ERRCONTRACT_MAX_INCONCLUSIVE`.
+    pub max_inconclusive: f64,
+    /// Whether the run is of the whole selection (not one trial of nextest's): only then do
+    /// the run-wide guards judge it.
+    pub whole: bool,
+    /// How many trials the adapter saw fail: one that failed without an entry still fails
+    /// the run.
+    pub failed_trials: u64,
+}
+
+/// What a finished run says and came to.
+#[derive(Debug)]
+pub struct Finished {
+    /// What to show after the trials: the coverage matrix, the not-run summary, the expected
+    /// failures.
+    pub closing: Vec<String>,
+    /// The guards, the reports written, the exit code.
+    pub concluded: Concluded,
+}
+
+/// Conclude a run: the closing text, the `Document` of its entries, the guards over them, and
+/// its reports written into `dir` as `output` says.
+pub fn finish(
+    mut results: Results,
+    judging: &Judging,
+    dir: Option<&Path>,
+    output: &Output,
+    secrets: &Secrets,
+) -> Finished {
+    let entries = &mut results.entries;
+    entries.sort_by(|a, b| a.trial.cmp(&b.trial));
+    let mut closing = Vec::new();
+    // First how much of the run ran, and the top reasons the rest did not.
+    if judging.whole {
+        let ran = report::ran_headline(
+            entries
+                .iter()
+                .map(|e| (e.trial.as_str(), e.kind, e.reason.as_deref())),
+            0,
+        );
+        closing.push(format!("{ran}.\n"));
+    }
+    if results.sent {
+        closing.push(results.matrix.render());
+    }
+    let not_run = report::not_run_summary(entries);
+    if !not_run.is_empty() {
+        closing.push(not_run);
+    }
+    let expected: Vec<String> = entries
+        .iter()
+        .filter(|e| e.kind == Verdict::ExpectedFailure)
+        .map(|e| format!("  {} ({})", e.trial, e.ticket.as_deref().unwrap_or("")))
+        .collect();
+    if let (false, Some(file)) = (expected.is_empty(), &results.gate_file) {
+        closing.push(format!(
+            "{} expected failure{} ({file}; they do not fail the run):\n{}\n",
+            expected.len(),
+            if expected.len() == 1 { "" } else { "s" },
+            expected.join("\n")
+        ));
+    }
+    let mut doc = Document::of(
+        &results.target,
+        &results.contract,
+        results.gate_file.as_deref(),
+        entries,
+        &results.matrix,
+    );
+    let counted = doc.counted();
+    let recorded = counted.iter().filter(|c| c.verdict.fails_the_run()).count();
+    let conclusion = Conclusion::of(
+        &counted,
+        judging.max_inconclusive,
+        judging.whole,
+        judging.failed_trials > recorded as u64,
+    );
+    let concluded = conclude(&mut doc, conclusion, dir, output, secrets);
+    Finished { closing, concluded }
+}
+
 /// Judge `doc` with `conclusion`, record it there, and write its reports into `dir` as
 /// `output` says.
 pub fn conclude(
@@ -84,6 +188,10 @@ fn write(dir: &Path, doc: &Document, output: &Output, secrets: &Secrets) -> Writ
         Output::Fragment(name) => report::write_fragment(dir, doc, name, secrets).map(|f| vec![f]),
         Output::Run => report::write(dir, doc, secrets).and_then(|mut files| {
             report::clear_other_runs(dir, &doc.run)?;
+            files.push(report::write_fragment(dir, doc, "run", secrets)?);
+            Ok(files)
+        }),
+        Output::PartRun => report::write(dir, doc, secrets).and_then(|mut files| {
             files.push(report::write_fragment(dir, doc, "run", secrets)?);
             Ok(files)
         }),

@@ -14,9 +14,6 @@ use crate::settings::Settings;
 
 use super::{Concluded, Output, conclude};
 
-/// How many of the cases without a result a merge names.
-const NAMED: usize = 10;
-
 /// What a merge came to.
 #[derive(Debug)]
 pub struct MergeOutcome {
@@ -50,8 +47,8 @@ pub fn merge(
     // Cases their files park were never launched (nextest skips them): they go in as ignored;
     // the rest must have a result.
     let suite = settings.and_then(|s| suite_of(s, &merged.doc));
-    if let Some(suite) = &suite {
-        merged.doc.add_parked(suite);
+    if let (Some(suite), Some(settings)) = (&suite, settings) {
+        merged.doc.add_parked(suite, &settings.cases_dir);
     } else if !partial {
         merged.notes.push(
             "every case's result could not be checked: the cases and schemas here (ERRCONTRACT_CASES, ERRCONTRACT_SCHEMAS) are not the run's".into(),
@@ -64,12 +61,9 @@ pub fn merge(
             names.push(GATE_TRIAL.to_string());
         }
         let missing = report::missing(&merged.doc, &names);
-        if !missing.is_empty() {
-            conclusion.guards.push(Guard::Incomplete {
-                missing: missing.len(),
-                first: missing.into_iter().take(NAMED).collect(),
-            });
-        }
+        // Every report shows each of them (junit.xml an error testcase each).
+        merged.doc.missing.clone_from(&missing);
+        conclusion.guards.extend(Guard::incomplete(missing));
     }
     let cases = merged.doc.cases.len();
     let concluded = conclude(

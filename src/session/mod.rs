@@ -1,4 +1,4 @@
-//! One run as a library call, printing nothing. In three phases, each a type:
+//! One run as a library call, printing nothing. In four steps, each a type:
 //!
 //! - [`Prepared::new`]: settings → the contract → the known failures → the cases (one file for
 //!   `--exact case::…`, the whole suite otherwise, derived cases included);
@@ -25,27 +25,27 @@ mod target;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use conclude::{Concluded, Output, Written, conclude};
+pub use conclude::{Concluded, Finished, Judging, Output, Results, Written, conclude, finish};
 pub use merge::{MergeOutcome, merge};
 pub use setup::{NothingSelected, SetupError};
-pub use slot::{Shown, Slot};
+pub(crate) use slot::Shown;
 
 use crate::case::{self, CaseError, Loaded, TRIAL_PREFIX};
 use crate::contract::Contract;
-use crate::gate::{self, Conclusion, GATE_TRIAL, KnownFailures, Verdict};
+use crate::gate::{self, GATE_TRIAL, KnownFailures};
 use crate::probe::{Probe, ProbeConfig};
 use crate::reference::Running;
-use crate::report::{self, Matrix, json::Document};
+use crate::report::{self, Matrix};
 use crate::run::{self, Runner};
 use crate::settings::Settings;
 use crate::target::Target;
 use collect::{Collected, Reader};
 use plan::Plan;
-pub use plan::TrialSlot;
+pub(crate) use plan::Planned;
 
 /// How the adapter's selection treats a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
+pub(crate) enum Choice {
     /// It runs.
     Run,
     /// It is selected by the filter but not run (parked by its file, or `--ignored` leaves it).
@@ -56,7 +56,7 @@ pub enum Choice {
 
 /// Which trials the adapter runs: libtest's filter, `--exact`, `--ignored`, as the session
 /// needs them.
-pub struct Selection<'a> {
+pub(crate) struct Selection<'a> {
     /// How a trial of this name, parked by its file or not, is treated.
     pub choose: &'a dyn Fn(&str, bool) -> Choice,
     /// The filter, as the user gave it (for "nothing selected").
@@ -64,11 +64,43 @@ pub struct Selection<'a> {
     /// `--ignored`: only parked trials run.
     pub only_ignored: bool,
     /// The one trial `--exact NAME` picks without `--skip` (nextest runs each trial so).
-    pub one: Option<&'a str>,
+    pub one: Option<Pick<'a>>,
+}
+
+/// The one trial `--exact NAME` picks, by what it is of: its name is read here only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick<'a> {
+    /// A case file (`case::area/name`): that file alone is loaded.
+    Case(&'a str),
+    /// The known-failures file's own check (`gate::known-failures`): nothing is sent.
+    KnownFailuresFile,
+    /// Any other trial (a derived case): the whole suite is loaded to find it.
+    Trial(&'a str),
+}
+
+impl<'a> Pick<'a> {
+    /// What the trial `name` is of.
+    pub fn of(name: &'a str) -> Pick<'a> {
+        if name == GATE_TRIAL {
+            Pick::KnownFailuresFile
+        } else if name.starts_with(TRIAL_PREFIX) {
+            Pick::Case(name)
+        } else {
+            Pick::Trial(name)
+        }
+    }
+
+    /// The trial's name.
+    pub fn name(self) -> &'a str {
+        match self {
+            Pick::Case(name) | Pick::Trial(name) => name,
+            Pick::KnownFailuresFile => GATE_TRIAL,
+        }
+    }
 }
 
 /// A run with its cases loaded; nothing started, nothing sent.
-pub struct Prepared {
+pub(crate) struct Prepared {
     settings: Settings,
     contract: Arc<Contract>,
     gate: Option<Arc<KnownFailures>>,
@@ -77,14 +109,18 @@ pub struct Prepared {
 
 impl Prepared {
     /// Load the contract, the known failures and the cases: only the file `--exact case::x`
-    /// names (`exact`), else the whole suite.
-    pub fn new(settings: Settings, exact: Option<&str>) -> Result<Prepared, SetupError> {
+    /// names (`one`), else the whole suite.
+    pub fn new(settings: Settings, one: Option<Pick<'_>>) -> Result<Prepared, SetupError> {
         let contract = Contract::load(&settings.schemas_dir).map_err(SetupError::Schemas)?;
         let gate = match &settings.expectations {
             Some(path) => Some(Arc::new(
                 KnownFailures::load(path).map_err(SetupError::KnownFailures)?,
             )),
             None => None,
+        };
+        let exact = match one {
+            Some(Pick::Case(name)) => Some(name),
+            _ => None,
         };
         let loaded = discover(&settings.cases_dir, exact, &contract)?;
         Ok(Prepared {
@@ -118,7 +154,7 @@ impl Prepared {
     /// Refuse what proves nothing before anything is started (nothing selected, an unwritable
     /// report directory); then start the runtime and the client, and choose the target.
     pub fn connect(self, selection: &Selection<'_>) -> Result<Connected, SetupError> {
-        let gate_only = self.gate.is_some() && selection.one == Some(GATE_TRIAL);
+        let gate_only = self.gate.is_some() && selection.one == Some(Pick::KnownFailuresFile);
         if !gate_only {
             self.something_selected(selection)?;
         }
@@ -189,7 +225,7 @@ impl Prepared {
 }
 
 /// A run whose target is chosen (and the built-in server started); nothing sent yet.
-pub struct Connected {
+pub(crate) struct Connected {
     prepared: Prepared,
     runtime: tokio::runtime::Runtime,
     target: Target,
@@ -198,7 +234,7 @@ pub struct Connected {
 }
 
 impl Connected {
-    /// The lines that open the run: which target, the gate, the cases their files park.
+    /// The lines that open the run: which target, and the gate.
     pub fn opening(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if self.gate_only {
@@ -216,8 +252,12 @@ impl Connected {
         lines
     }
 
-    /// The cases their own files park, with why.
+    /// The cases their own files park, with why (none for the gate's own process: it runs
+    /// no case).
     pub fn parked(&self) -> Vec<String> {
+        if self.gate_only {
+            return Vec::new();
+        }
         self.prepared
             .loaded
             .cases
@@ -278,9 +318,9 @@ impl Connected {
             &loaded,
             selection,
             gate.as_deref(),
-            (&settings, &contract),
+            (&contract, &settings.cases_dir),
             today,
-        )?;
+        );
         let interrupt = run::Interrupt::default();
         interrupt.listen(runtime.handle());
         let runner = Arc::new(
@@ -293,14 +333,16 @@ impl Connected {
             target: target.clone(),
             gate: gate.clone(),
             today,
+            cases_dir: settings.cases_dir.clone(),
         };
         let collector = std::thread::Builder::new()
             .name("errcontract-results".into())
             .spawn(move || reader.read(events, collected))
             .map_err(SetupError::Runtime)?;
         let output = match (selection.one, settings.under_nextest) {
-            (Some(name), true) => Output::Fragment(name.to_string()),
+            (Some(one), true) => Output::Fragment(one.name().to_string()),
             (Some(_), false) => Output::Nothing,
+            (None, _) if selection.filter.is_some() || selection.only_ignored => Output::PartRun,
             (None, _) => Output::Run,
         };
         Ok(Started {
@@ -321,9 +363,9 @@ impl Connected {
 }
 
 /// A run under way: its trials wait in their slots for verdicts.
-pub struct Started {
+pub(crate) struct Started {
     notes: Vec<String>,
-    trials: Vec<TrialSlot>,
+    trials: Vec<Planned>,
     collector: std::thread::JoinHandle<Collected>,
     settings: Settings,
     contract: Arc<Contract>,
@@ -337,25 +379,14 @@ pub struct Started {
     _server: Option<Running>,
 }
 
-/// What a finished run says and came to.
-#[derive(Debug)]
-pub struct Finished {
-    /// What to show after the trials: the coverage matrix, the not-run summary, the expected
-    /// failures.
-    pub closing: Vec<String>,
-    /// The guards, the reports written, the exit code.
-    pub concluded: Concluded,
-}
-
 impl Started {
     /// What the session learnt before the trials (where the models' values came from).
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
 
-    /// Every trial, sorted: its name, whether its file parks it, and the slot its verdict
-    /// arrives in.
-    pub fn trials(&self) -> &[TrialSlot] {
+    /// Every trial, sorted, with the slot its verdict arrives in.
+    pub fn trials(&self) -> &[Planned] {
         &self.trials
     }
 
@@ -363,71 +394,44 @@ impl Started {
     /// failures, the guards, the reports, the exit code. `failed_trials` is how many trials
     /// the adapter saw fail (a trial that failed without a record still fails the run).
     pub fn finish(self, failed_trials: u64) -> Finished {
-        // The collector ends when the scheduler's last case is in; a panic there loses only
-        // what it held, and the run still concludes (failed, if trials failed).
-        let mut collected = self.collector.join().unwrap_or_else(|_| Collected {
+        // The reader never panics (it catches what judging a case throws); were it to, the
+        // run concludes on what reached it, and trials that failed still fail it.
+        let collected = self.collector.join().unwrap_or_else(|_| Collected {
             entries: Vec::new(),
             matrix: Matrix::default(),
             sent: false,
         });
-        let entries = &mut collected.entries;
-        entries.sort_by(|a, b| a.trial.cmp(&b.trial));
-        let mut closing = Vec::new();
-        if collected.sent {
-            closing.push(collected.matrix.render());
-        }
-        let not_run = report::not_run_summary(entries);
-        if !not_run.is_empty() {
-            closing.push(not_run);
-        }
-        let expected: Vec<String> = entries
-            .iter()
-            .filter(|e| e.kind == Verdict::ExpectedFailure)
-            .map(|e| format!("  {} ({})", e.trial, e.ticket.as_deref().unwrap_or("")))
-            .collect();
-        if let (false, Some(gate)) = (expected.is_empty(), &self.gate) {
-            closing.push(format!(
-                "{} expected failure{} ({}; they do not fail the run):\n{}\n",
-                expected.len(),
-                if expected.len() == 1 { "" } else { "s" },
-                gate.file,
-                expected.join("\n")
-            ));
-        }
-        let mut doc = Document::of(
-            self.target.identity(),
-            &self.contract.fingerprint,
-            self.gate.as_ref().map(|g| g.file.as_str()),
-            entries,
-            &collected.matrix,
-        );
-        let counted = doc.counted();
-        let recorded = counted.iter().filter(|c| c.verdict.fails_the_run()).count();
-        let conclusion = Conclusion::of(
-            &counted,
-            self.settings.max_inconclusive,
-            self.whole,
-            failed_trials > recorded as u64,
-        );
-        let mut concluded = conclude(
-            &mut doc,
-            conclusion,
+        let results = Results {
+            target: self.target.identity().to_string(),
+            contract: self.contract.fingerprint.clone(),
+            gate_file: self.gate.as_ref().map(|g| g.file.clone()),
+            entries: collected.entries,
+            matrix: collected.matrix,
+            sent: collected.sent,
+        };
+        let judging = Judging {
+            max_inconclusive: self.settings.max_inconclusive,
+            whole: self.whole,
+            failed_trials,
+        };
+        let mut finished = finish(
+            results,
+            &judging,
             self.settings.report_dir.as_deref(),
             &self.output,
             &self.target.secrets,
         );
         // An interrupted run says so by its code, whatever the cases came to.
         if let Some(signal) = self.interrupt.raised() {
-            concluded.exit_code = signal.exit_code();
+            finished.concluded.exit_code = signal.exit_code();
         }
-        Finished { closing, concluded }
+        finished
     }
 }
 
 /// The cases to run: every file below the cases directory and the cases its templates derive,
 /// or with `--exact case::x` just that file (nextest runs one process per case).
 fn discover(root: &Path, exact: Option<&str>, contract: &Contract) -> Result<Loaded, SetupError> {
-    let exact = exact.filter(|name| name.starts_with(TRIAL_PREFIX));
     let loaded = match exact {
         Some(name) => {
             let file = case::file_of(root, name).map_err(SetupError::BadCaseName)?;

@@ -3,26 +3,33 @@
 //! known-failures file; the jobs of exactly the cases libtest will run; and the report entries
 //! of what is selected but sends nothing (parked cases, broken files, the gate's check).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::case::{Case, Loaded};
 use crate::contract::Contract;
-use crate::gate::{GATE_TRIAL, KnownFailures, Verdict};
-use crate::locate::display_path;
+use crate::gate::{self, GATE_TRIAL, KnownFailures, Verdict};
+use crate::locate::path_in_suite;
 use crate::report::{Entry, Matrix};
-use crate::settings::Settings;
 
 use super::collect::Collected;
 use super::slot::{Shown, Slot};
-use super::{Choice, Selection, SetupError};
+use super::{Choice, Selection};
 
-/// A trial: its name, whether its file parks it, and the slot its verdict arrives in.
-pub type TrialSlot = (String, bool, Arc<Slot>);
+/// A trial of the run.
+pub(crate) struct Planned {
+    /// Its name.
+    pub name: String,
+    /// Whether its file parks it (libtest shows it ignored unless asked to run it).
+    pub parked: bool,
+    /// Where its verdict arrives.
+    pub slot: Arc<Slot>,
+}
 
 /// What a run is to do.
 pub(super) struct Plan {
     /// Every trial, sorted by name.
-    pub trials: Vec<TrialSlot>,
+    pub trials: Vec<Planned>,
     /// The cases to run, by job index, with their trials' slots.
     pub cases: Vec<(Arc<Case>, Arc<Slot>)>,
     /// The jobs for the scheduler: each case to run with its index.
@@ -36,15 +43,15 @@ pub(super) fn plan(
     loaded: &Loaded,
     selection: &Selection<'_>,
     gate: Option<&KnownFailures>,
-    (settings, contract): (&Settings, &Contract),
+    (contract, cases_dir): (&Contract, &Path),
     today: time::Date,
-) -> Result<Plan, SetupError> {
+) -> Plan {
     let mut collected = Collected {
         entries: Vec::with_capacity(loaded.cases.len() + loaded.broken.len() + 1),
         matrix: Matrix::new(&contract.table, &contract.endpoints),
         sent: false,
     };
-    let mut trials: Vec<TrialSlot> = Vec::new();
+    let mut trials: Vec<Planned> = Vec::new();
     let mut cases = Vec::new();
     let mut jobs = Vec::new();
     for case in &loaded.cases {
@@ -59,12 +66,12 @@ pub(super) fn plan(
             // A parked case libtest will not run is still in the reports, with its reason.
             Choice::Skipped if parked => collected.entries.push(Entry::parked(
                 name.clone(),
-                display_path(&case.path),
+                path_in_suite(cases_dir, &case.path),
                 case.ignore.as_deref().unwrap_or_default(),
             )),
             Choice::Skipped | Choice::FilteredOut => {}
         }
-        trials.push((name, parked, slot));
+        trials.push(Planned { name, parked, slot });
     }
     for broken in &loaded.broken {
         let name = broken.trial_name();
@@ -72,7 +79,7 @@ pub(super) fn plan(
         if (selection.choose)(&name, false) == Choice::Run {
             collected.entries.push(Entry::invalid(
                 name.clone(),
-                display_path(&broken.path),
+                path_in_suite(cases_dir, &broken.path),
                 message.clone(),
             ));
         }
@@ -81,13 +88,17 @@ pub(super) fn plan(
             message: Some(message),
             reason: None,
         };
-        trials.push((name, false, Slot::filled(shown)));
+        trials.push(Planned {
+            name,
+            parked: false,
+            slot: Slot::filled(shown),
+        });
     }
     if let Some(gate) = gate {
         // Checked only when its trial runs: it needs every trial name there is.
         let slot = Arc::new(Slot::default());
         if (selection.choose)(GATE_TRIAL, false) == Choice::Run {
-            let entry = gate_entry(gate, loaded, settings, contract, today)?;
+            let entry = gate_entry(gate, loaded, today);
             slot.put(Some(Shown {
                 verdict: entry.kind,
                 message: entry.message.clone(),
@@ -97,52 +108,24 @@ pub(super) fn plan(
         } else {
             slot.put(None);
         }
-        trials.push((GATE_TRIAL.to_string(), false, slot));
+        trials.push(Planned {
+            name: GATE_TRIAL.to_string(),
+            parked: false,
+            slot,
+        });
     }
-    trials.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Plan {
+    trials.sort_by(|a, b| a.name.cmp(&b.name));
+    Plan {
         trials,
         cases,
         jobs,
         collected,
-    })
+    }
 }
 
 /// The entry of the gate's own trial: the known-failures file checked against every trial
-/// there is (derived ones included), for expired and stale entries.
-fn gate_entry(
-    gate: &KnownFailures,
-    loaded: &Loaded,
-    settings: &Settings,
-    contract: &Contract,
-    today: time::Date,
-) -> Result<Entry, SetupError> {
-    // A run of one case (nextest's process for the gate's trial) did not load the others.
-    let everything;
-    let suite = if loaded.cases.len() + loaded.broken.len() > 1 {
-        loaded
-    } else {
-        everything = crate::derive::suite(&settings.cases_dir, contract).map_err(|source| {
-            SetupError::CasesDir {
-                dir: settings.cases_dir.clone(),
-                source,
-            }
-        })?;
-        &everything
-    };
-    let problems = gate.out_of_date(&suite.trial_names(), today);
-    let message = (!problems.is_empty()).then(|| {
-        format!(
-            "{GATE_TRIAL}: {} is out of date ({} problem{}):\n{}",
-            gate.file,
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("\n")
-        )
-    });
-    Ok(Entry::gate(
-        GATE_TRIAL.to_string(),
-        gate.file.clone(),
-        message,
-    ))
+/// there is (derived ones included; a run whose gate trial runs has loaded them all).
+fn gate_entry(gate: &KnownFailures, loaded: &Loaded, today: time::Date) -> Entry {
+    let (judged, message) = gate::judge_file(gate, &loaded.trial_names(), today);
+    Entry::gate(GATE_TRIAL.to_string(), gate.file.clone(), judged, message)
 }

@@ -9,7 +9,7 @@ use crate::gate::Verdict;
 /// Where a trial's verdict waits for it: filled once by the session, taken once by the trial,
 /// which blocks until then.
 #[derive(Default)]
-pub struct Slot {
+pub(crate) struct Slot {
     state: Mutex<SlotState>,
     filled: Condvar,
 }
@@ -66,7 +66,7 @@ impl Slot {
 
 /// What a trial shows: its verdict, with the failure text or the reason it was not concluded.
 #[derive(Debug, Clone)]
-pub struct Shown {
+pub(crate) struct Shown {
     /// The verdict.
     pub verdict: Verdict,
     /// The failure text (redacted), for a verdict that fails the run.

@@ -155,6 +155,30 @@ fn catalog() -> Vec<Bad> {
             "expects status 400 with code \"not_found\", but the table gives \"not_found\" status 404",
         ),
         bad(
+            "header-value-with-a-line-break",
+            replaced(
+                "\"auth\": \"valid\"",
+                "\"auth\": \"valid\", \"headers\": { \"X-A\": \"b\\r\\nX-Injected: 1\" }",
+            ),
+            (4, 99),
+            "\"b\\r\\nX-Injected: 1\" is not a valid HTTP header value",
+        ),
+        bad(
+            "header-name-with-a-space",
+            replaced(
+                "\"auth\": \"valid\"",
+                "\"auth\": \"valid\", \"headers\": { \"X A\": \"1\" }",
+            ),
+            (4, 99),
+            "\"X A\" is not a valid HTTP header name",
+        ),
+        bad(
+            "path-climbing-out-of-a-base-path",
+            replaced("/v2/no-such-thing", "/v2/../no-such-thing"),
+            (4, 41),
+            "has a `.` or `..` segment",
+        ),
+        bad(
             "retryable-contradicts-table",
             replaced("\"param\": null", "\"param\": null, \"retryable\": true"),
             (5, 79),

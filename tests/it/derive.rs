@@ -530,3 +530,185 @@ fn a_template_whose_copies_would_be_too_large_is_refused_before_any_is_built() {
         "{out}"
     );
 }
+
+/// A template whose own valid request breaks its own limits would derive trials that blame
+/// the target (its `too_long/prompt` sends 4 characters, which any target accepts): lint
+/// refuses it, at the limit.
+#[test]
+fn a_template_whose_valid_values_break_its_own_limits_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).expect("mkdir");
+    let template = json!({
+        "description": "limits the valid request breaks",
+        "tags": ["images"],
+        "request": { "method": "POST", "path": "/v2/images/generations",
+                     "json": { "model": "m", "prompt": "a lighthouse at dusk",
+                               "images": [{ "url": "https://e.example/1.png" }, { "url": "https://e.example/2.png" }],
+                               "style": "none" } },
+        "params": {
+            "prompt": { "type": "string", "max_length": 3 },
+            "model": { "type": "string", "min_length": 5 },
+            "images": { "type": "array", "max_items": 1 },
+            "style": { "type": "string", "invalid": { "same": "none" } }
+        }
+    });
+    let file = images.join("limits.template.json");
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&template).expect("json"),
+    )
+    .expect("write");
+    let lint = errcontract(&["lint", dir.path().to_str().expect("utf-8")], &[])
+        .output()
+        .expect("errcontract runs");
+    let (out, _) = text(&lint);
+    assert_eq!(
+        lint.status.code(),
+        Some(i32::from(errcontract::exit::INVALID_CASES)),
+        "{out}"
+    );
+    for says in [
+        "params.prompt.max_length: the request's `prompt` is 20 characters long, over its own max_length 3",
+        "params.model.min_length: the request's `model` is 1 characters long, under its own min_length 5",
+        "params.images.max_items: the request's `images` has 2 items, over its own max_items 1",
+        "params.style.invalid.same: the invalid value `same` is the request's own valid value",
+    ] {
+        assert!(out.contains(says), "{says}\nnot in:\n{out}");
+    }
+}
+
+/// A target whose seedream-5-lite takes every resolution another model takes (and one more
+/// aspect ratio): the template still derives all its trials, the same in one process, in
+/// `--list` and in a process of one trial; the fault with nothing to send is ignored with the
+/// reason, the precedence rule built on it too, and the rest run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_whose_models_take_every_value_only_leaves_a_trial_untried() {
+    let server = blaming_target("invalid_parameter", "resolution").await;
+    Mock::given(method("GET"))
+        .and(path("/v2/models/seedream-5-lite"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "seedream-5-lite",
+            "name": "Seedream 5.0 Lite",
+            "type": "image",
+            "supported_aspect_ratios": ["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9", "4:5"],
+            "supported_resolutions": ["2K", "3K", "1K", "4K"],
+            "supported_durations": []
+        })))
+        .mount(&server)
+        .await;
+    let untried = "derived::images/generations/unsupported/resolution";
+    let rule = "derived::images/generations/precedence/drop/prompt/before/unsupported/resolution";
+    let envs = [
+        ("ERRCONTRACT_BASE_URL", server.uri()),
+        ("ERRCONTRACT_API_KEY", support::VALID_KEY.to_string()),
+        ("ERRCONTRACT_ALLOW_BILLABLE", "1".to_string()),
+        ("ERRCONTRACT_RPS", "0".to_string()),
+        ("ERRCONTRACT_CASES", cases().display().to_string()),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |args: &'static [&'static str]| {
+        let cmd = errcontract(args, &envs);
+        async move {
+            let mut cmd = cmd;
+            tokio::task::spawn_blocking(move || cmd.output())
+                .await
+                .expect("thread")
+                .expect("errcontract runs")
+        }
+    };
+    let whole = run(&["run", "derived::images/generations/"]).await;
+    let (out, _) = text(&whole);
+    let line = |out: &str, trial: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("test {trial} ")))
+            .unwrap_or_else(|| panic!("no trial {trial} in:\n{out}"))
+            .to_string()
+    };
+    assert!(
+        line(&out, untried).contains(
+            "ignored (nothing to send: `seedream-5-lite` takes every supported_resolutions"
+        ),
+        "{out}"
+    );
+    assert!(
+        line(&out, rule).contains("ignored (nothing to send"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("test derived::images/generations "),
+        "the template is not broken: {out}"
+    );
+    assert!(
+        line(&out, "derived::images/generations/drop/prompt").ends_with("FAILED"),
+        "the other trials run: {out}"
+    );
+
+    let list = run(&["run", "--list", "derived::images/generations/"]).await;
+    let (listed, _) = text(&list);
+    for trial in [untried, rule] {
+        assert!(listed.contains(&format!("{trial}: test")), "{listed}");
+    }
+    let one = run(&[
+        "run",
+        "--exact",
+        "derived::images/generations/unsupported/resolution",
+    ])
+    .await;
+    let (out, err) = text(&one);
+    assert_eq!(one.status.code(), Some(0), "{out}{err}");
+    assert!(
+        line(&out, untried).contains("ignored (nothing to send"),
+        "{out}"
+    );
+
+    let none = run(&[
+        "run",
+        "--exact",
+        "derived::images/generations/unsupported/no-such",
+    ])
+    .await;
+    let (out, err) = text(&none);
+    assert_eq!(
+        none.status.code(),
+        Some(i32::from(errcontract::exit::NO_CASE_RUN)),
+        "a trial that does not exist selects nothing: {out}{err}"
+    );
+}
+
+/// `lint` and `derive` find the cases the way `run` does (this build's `cases/`, or
+/// `ERRCONTRACT_CASES`), wherever they are started, and say plainly what is wrong otherwise.
+#[test]
+fn lint_and_derive_outside_the_repository_use_the_builds_cases() {
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_errcontract"))
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("ERRCONTRACT_CASES")
+            .env_remove("ERRCONTRACT_SCHEMAS")
+            .output()
+            .expect("errcontract runs")
+    };
+    let lint = run(&["lint"]);
+    let (out, err) = text(&lint);
+    assert_eq!(lint.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("case files checked"), "{out}");
+    let template = cases().join("billing/balance.template.json");
+    let derive = run(&["derive", template.to_str().expect("utf-8")]);
+    let (out, err) = text(&derive);
+    assert_eq!(derive.status.code(), Some(0), "{err}");
+    assert!(out.contains("\"description\""), "{out}");
+    let dir = run(&["derive", cases().join("billing").to_str().expect("utf-8")]);
+    let (_, err) = text(&dir);
+    assert_eq!(
+        dir.status.code(),
+        Some(i32::from(errcontract::exit::SETUP)),
+        "{err}"
+    );
+    assert!(
+        err.contains("is a directory; derive takes one template file"),
+        "{err}"
+    );
+    assert!(!err.contains(":1:1:"), "{err}");
+}

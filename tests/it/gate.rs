@@ -160,11 +160,13 @@ fn a_listed_failure_in_its_listed_checks_is_an_expected_failure_and_the_run_hold
     assert_eq!(c["ticket"], "https://tracker.example/API-1");
     assert_eq!(c["failed_checks"], serde_json::json!(["param"]));
     assert_eq!(report["summary"]["expected_failure"], 1);
-    let junit = std::fs::read_to_string(v.reports("r").join("junit.xml")).expect("junit");
-    assert!(
-        junit.contains("expected failure (https://tracker.example/API-1)"),
-        "{junit}"
-    );
+    // The vendor's reason stands next to the ticket in every report.
+    let said = "expected failure (https://tracker.example/API-1): names the path as null";
+    assert_eq!(c["reason"], said);
+    for file in ["junit.xml", "summary.md", "report.html"] {
+        let text = std::fs::read_to_string(v.reports("r").join(file)).expect("report");
+        assert!(text.contains(said), "{file}: {text}");
+    }
 }
 
 #[test]
@@ -327,8 +329,8 @@ fn the_vendor_gate_from_first_run_to_a_noticed_fix() {
         .collect();
     assert_eq!(
         names,
-        ["g/param-gap", "g/status-break"],
-        "sorted, failures only"
+        ["case::g/param-gap", "case::g/status-break"],
+        "sorted, failures only, named in full as derived trials are"
     );
     assert_eq!(
         doc["known_failures"][1]["checks"],
@@ -387,7 +389,7 @@ fn the_vendor_gate_from_first_run_to_a_noticed_fix() {
         "known-failures.json",
     ]);
     assert!(
-        out(&w).contains("removed (these pass now): g/param-gap"),
+        out(&w).contains("removed (these pass now): case::g/param-gap"),
         "{}",
         out(&w)
     );
@@ -492,4 +494,154 @@ fn diff_names_new_failures_fixed_inconclusive_ignored_added_and_removed() {
     }
     let bad = v.errcontract(&["diff", "nope.json", "nope.json"]);
     assert_eq!(code(&bad), Some(i32::from(exit::SETUP)));
+
+    // A pull-request gate: a new failure fails `--fail-on-new`; no new failure holds.
+    let report = |run: &str| {
+        v.reports(run)
+            .join("report.json")
+            .to_str()
+            .expect("utf-8")
+            .to_string()
+    };
+    let (old, new) = (report("old"), report("new"));
+    let gated = v.errcontract(&["diff", "--fail-on-new", &old, &new]);
+    assert_eq!(
+        code(&gated),
+        Some(i32::from(exit::FAILED)),
+        "{}",
+        out(&gated)
+    );
+    assert!(
+        out(&gated).contains("1 case(s) fail now that did not: case::g/a"),
+        "{}",
+        out(&gated)
+    );
+    let same = v.errcontract(&["diff", "--fail-on-new", &new, &new]);
+    assert_eq!(code(&same), Some(0), "{}", out(&same));
+}
+
+/// Every trial of the shipped corpus (derived names with `[0]` included) can be listed by its
+/// exact name, and each entry covers its trial only: against the reference server every
+/// case passes, so each entry is an unexpected pass, and none is stale.
+#[test]
+fn every_trial_of_the_corpus_is_held_by_its_exact_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str], known: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+        cmd.arg("run")
+            .args(args)
+            .env_remove("ERRCONTRACT_CASES")
+            .env_remove("ERRCONTRACT_BASE_URL")
+            .env_remove("ERRCONTRACT_REPORT_DIR")
+            .env_remove("ERRCONTRACT_EXPECTATIONS");
+        if let Some(k) = known {
+            cmd.env("ERRCONTRACT_EXPECTATIONS", k);
+        }
+        cmd.output().expect("errcontract runs")
+    };
+    let list = run(&["--list", "--format", "terse"], None);
+    let names: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(String::from)
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("[0]")),
+        "the corpus has derived names with [0]: {names:?}"
+    );
+    let entries: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| serde_json::json!({"case": n, "reason": "r", "ticket": "https://t.example/1"}))
+        .chain([
+            serde_json::json!({"glob": "derived::images/**", "reason": "r", "ticket": "https://t.example/2"}),
+            serde_json::json!({"glob": "**", "checks": ["param"], "reason": "r", "ticket": "https://t.example/3"}),
+        ])
+        .collect();
+    let known = dir.path().join("known-failures.json");
+    std::fs::write(
+        &known,
+        serde_json::to_string(&serde_json::json!({"known_failures": entries})).expect("json"),
+    )
+    .expect("write");
+    let o = run(&[], Some(&known));
+    let text = out(&o);
+    assert_eq!(code(&o), Some(i32::from(exit::FAILED)), "{text}");
+    assert!(!text.contains("stale entry"), "{text}");
+    let unexpected = text
+        .lines()
+        .filter(|l| l.contains(": unexpected pass: remove it from"))
+        .count();
+    let ignored = text
+        .lines()
+        .filter(|l| l.starts_with("test ") && l.contains("... ignored"))
+        .count();
+    assert_eq!(unexpected + ignored, names.len(), "{text}");
+    assert!(unexpected > 200, "{unexpected}");
+}
+
+#[test]
+fn expectations_refuses_a_run_that_ended_on_a_guard_and_points_at_the_schemas() {
+    let v = Vendor::new(&[("g/param-gap", &param_gap())]);
+    let first = v.run("first", &[]);
+    assert_eq!(
+        code(&first),
+        Some(i32::from(exit::FAILED)),
+        "{}",
+        out(&first)
+    );
+    let from = v.reports("first").join("report.json");
+    // Written inside the build's tree (a vendor's repository holding errcontract): `$schema`
+    // is the path from there; outside it (sharing only `/`), there is none to give.
+    let inside = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .expect("tempdir in target/");
+    let nested = inside.path().join("ci/gate");
+    std::fs::create_dir_all(&nested).expect("mkdir");
+    for (file, in_tree) in [
+        (nested.join("kf.json"), true),
+        (v.dir.path().join("kf.json"), false),
+    ] {
+        let w = v.errcontract(&[
+            "expectations",
+            "--from",
+            from.to_str().expect("utf-8"),
+            "-o",
+            file.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(code(&w), Some(0), "{}", out(&w));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("json");
+        match doc["$schema"].as_str() {
+            Some(schema) => {
+                assert!(
+                    in_tree,
+                    "a $schema through / breaks when either moves: {schema}"
+                );
+                let resolved = file.parent().expect("a parent").join(schema);
+                assert!(
+                    resolved.is_file(),
+                    "$schema {schema} resolves to the schema"
+                );
+            }
+            None => assert!(!in_tree, "no $schema written inside the tree"),
+        }
+    }
+
+    // The same report, as a run that ended on a guard writes it.
+    let mut guarded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&from).expect("report")).expect("json");
+    guarded["guards"] = serde_json::json!([{
+        "guard": "stopped_answering", "after": 5, "timeout_ms": 30000, "left": 1, "exit_code": 5,
+        "message": "the target stopped answering: 5 requests in a row got no answer within 30s"
+    }]);
+    guarded["exit_code"] = serde_json::json!(5);
+    let g = v.dir.path().join("guarded.json");
+    std::fs::write(&g, guarded.to_string()).expect("write");
+    let w = v.errcontract(&["expectations", "--from", g.to_str().expect("utf-8")]);
+    assert_eq!(code(&w), Some(i32::from(exit::SETUP)), "{}", out(&w));
+    assert!(
+        out(&w).contains("the run ended on a guard") && out(&w).contains("stopped answering"),
+        "{}",
+        out(&w)
+    );
+    assert!(w.stdout.is_empty(), "nothing written");
 }

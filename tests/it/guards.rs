@@ -174,7 +174,8 @@ async fn every_valid_key_case_refused_says_the_key_is_wrong() {
         text(&o)
     );
     assert!(
-        text(&o).contains("every case sent with the valid key (3) was refused with 401")
+        text(&o)
+            .contains("every case whose answer depends on the valid key (3) was refused with 401")
             && text(&o).contains("check ERRCONTRACT_API_KEY"),
         "{}",
         text(&o)
@@ -190,6 +191,116 @@ async fn every_valid_key_case_refused_says_the_key_is_wrong() {
     assert_eq!(guard["status"], 401, "{guard}");
     assert_eq!(guard["exit_code"], exit::KEY_REJECTED, "{guard}");
     assert_eq!(doc["exit_code"], exit::KEY_REJECTED);
+}
+
+/// A target whose key check comes after routing and fault injection, as most do: unknown
+/// paths get 404 and a fault header 500 whatever the key, everything else 401.
+async fn wrong_key_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::path_regex("^/v2/no-such-thing"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(envelope("not_found")))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::header_exists("x-errcontract-fault"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(envelope("server_error"))
+                .append_header("Retry-After", "1"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(401).set_body_json(envelope("invalid_api_key")))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Two routing cases and a fault case (answered before the key) beside three that the key
+/// decides.
+fn cases_some_answered_before_the_key() -> tempfile::TempDir {
+    let fault = r#"{
+  "description": "fault", "tags": ["images", "server_error"], "requires": ["fault_injection"],
+  "request": { "method": "POST", "path": "/v2/images/generations",
+               "headers": { "X-Errcontract-Fault": "server_error" }, "json": { "model": "m", "prompt": "p" } },
+  "expect": { "status": 500, "code": "server_error", "param": null, "retryable": true }
+}"#;
+    let mut files = vec![
+        (
+            "routing/r0",
+            UNKNOWN_PATH_CASE.replace("/v2/no-such-thing", "/v2/no-such-thing-0"),
+        ),
+        (
+            "routing/r1",
+            UNKNOWN_PATH_CASE.replace("/v2/no-such-thing", "/v2/no-such-thing-1"),
+        ),
+        ("images/fault", fault.to_string()),
+    ];
+    for name in ["images/a", "images/b", "images/c"] {
+        files.push((name, support::RESOLUTION_CASE.to_string()));
+    }
+    cases(&files)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_named_though_routing_and_faults_are_answered_before_it() {
+    let server = wrong_key_server().await;
+    let dir = cases_some_answered_before_the_key();
+    let envs = [
+        ("ERRCONTRACT_BASE_URL", server.uri()),
+        ("ERRCONTRACT_FEATURES", "fault_injection".to_string()),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = output(errcontract(dir.path(), &envs)).await;
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(exit::KEY_REJECTED)),
+        "one process: {}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("every case whose answer depends on the valid key (3) was refused"),
+        "{}",
+        text(&o)
+    );
+
+    // nextest: one process per case, each leaving its fragment, merged by `errcontract report`.
+    let reports = tempfile::tempdir().expect("tempdir");
+    let mut list = errcontract(dir.path(), &envs);
+    list.args(["--list", "--format", "terse"]);
+    let list = output(list).await;
+    let names: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(String::from)
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    for name in &names {
+        let mut cmd = errcontract(dir.path(), &envs);
+        cmd.args([name.as_str(), "--exact", "--nocapture"])
+            .env("ERRCONTRACT_REPORT_DIR", reports.path())
+            .env("NEXTEST", "1")
+            .env("NEXTEST_RUN_ID", "wrong-key")
+            .env("NEXTEST_EXECUTION_MODE", "process-per-test");
+        output(cmd).await;
+    }
+    let out = reports.path().join("merged");
+    let m = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        .arg("report")
+        .arg(reports.path())
+        .arg("--out")
+        .arg(&out)
+        .env("ERRCONTRACT_CASES", dir.path())
+        .output()
+        .expect("errcontract report runs");
+    assert_eq!(
+        m.status.code(),
+        Some(i32::from(exit::KEY_REJECTED)),
+        "merged: {}",
+        text(&m)
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    assert!(summary.contains("the key is wrong or expired"), "{summary}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,5 +566,30 @@ fn the_readme_lists_every_exit_code() {
     assert_eq!(
         listed, codes,
         "README's exit-code table, in order, against src/exit.rs"
+    );
+}
+
+/// What a user may set is documented: exit 8 for an empty key, and what `ERRCONTRACT_RPS=0`
+/// means.
+#[test]
+fn the_readme_documents_an_empty_key_and_no_rate_limit() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let row = |start: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row("| 8 |").contains("ERRCONTRACT_API_KEY"),
+        "{}",
+        row("| 8 |")
+    );
+    assert!(
+        row("| `ERRCONTRACT_RPS` |").contains("`0`: no limit"),
+        "{}",
+        row("| `ERRCONTRACT_RPS` |")
     );
 }

@@ -1087,7 +1087,7 @@ fn catalog() -> Vec<Mutant> {
             "a 50 MB body (the envelope padded with spaces, no Content-Length)",
             SERVER_ERROR,
             "transport",
-            "the body is larger than 1048576 bytes",
+            "with a body larger than 1048576 bytes",
             |_, r| {
                 r.body.resize(50 * 1024 * 1024, b' ');
                 r.length = Length::CloseDelimited;

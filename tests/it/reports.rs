@@ -107,7 +107,15 @@ fn four_reports_show_the_failure(dir: &Path) -> serde_json::Value {
     assert!(
         summary.contains("**2 of 4 cases fail the run.**")
             && summary.contains("## Failures (2)")
-            && summary.contains("- `case::routing/unknown-a` (failed)"),
+            && summary.contains("- `case::routing/unknown-a` (failed): failed "),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("(failed): case::routing/unknown-a"),
+        "a failure line names its case once: {summary}"
+    );
+    assert!(
+        summary.contains("**4 of 4 cases ran to a verdict.**"),
         "{summary}"
     );
     assert!(summary.contains("## Coverage"), "{summary}");
@@ -383,6 +391,29 @@ async fn a_merge_missing_cases_of_the_suite_fails_unless_partial() {
         summary.contains("have no result in the fragments"),
         "{summary}"
     );
+    assert!(
+        summary.contains(
+            "**1 of 4 cases ran to a verdict; the other 3: 3 × no result in the fragments"
+        ),
+        "{summary}"
+    );
+    // A CI test view reads junit.xml: it must not show green.
+    let junit = read(&root.path().join("m/junit.xml"));
+    assert!(junit.contains("errors=\"3\""), "{junit}");
+    for name in [
+        "case::routing/unknown-a",
+        "case::routing/unknown-b",
+        "case::billing/unknown",
+    ] {
+        assert!(
+            junit.contains(&format!("<testcase name=\"{name}\"")),
+            "{name} missing from junit: {junit}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&read(&root.path().join("m/report.json"))).expect("json");
+    valid_report(&json);
+    assert_eq!(json["missing"].as_array().map(Vec::len), Some(3), "{json}");
     let partial = Command::new(env!("CARGO_BIN_EXE_errcontract"))
         .arg("report")
         .arg(&dir)
@@ -397,4 +428,130 @@ async fn a_merge_missing_cases_of_the_suite_fails_unless_partial() {
         "{}",
         String::from_utf8_lossy(&partial.stderr)
     );
+}
+
+/// A nightly run against a real target that is not allowed billable cases: the console and
+/// summary.md start with how little ran and why; junit counts the rest as skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_summary_starts_with_how_many_cases_ran_and_why_the_rest_did_not() {
+    let server = broken_server().await;
+    let cases = cases();
+    for name in ["images/a", "images/b", "images/c"] {
+        let file = cases.path().join(format!("{name}.json"));
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        let billable =
+            support::RESOLUTION_CASE.replacen("{", "{\n  \"billable_if_accepted\": true,", 1);
+        std::fs::write(file, billable).expect("write");
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("r");
+    let mut cmd = errcontract(cases.path(), &server.uri(), &dir, &[]);
+    cmd.env_remove("ERRCONTRACT_ALLOW_BILLABLE");
+    let o = output(cmd).await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let headline = "4 of 7 cases ran to a verdict; the other 3: 3 × ";
+    let after_trials = stdout
+        .split("test result:")
+        .nth(1)
+        .expect("libtest's result line");
+    let first = after_trials
+        .lines()
+        .skip(1)
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(first.starts_with(headline), "console: {stdout}");
+    assert!(first.contains("ERRCONTRACT_ALLOW_BILLABLE"), "{first}");
+    let summary = read(&dir.join("summary.md"));
+    let top = summary.lines().nth(2).unwrap_or_default();
+    assert!(top.starts_with(&format!("**{headline}")), "{summary}");
+    let html = read(&dir.join("report.html"));
+    assert!(
+        html.contains(&format!("<p class=\"ran\">{headline}")),
+        "report.html starts its summary the same way"
+    );
+    let junit = read(&dir.join("junit.xml"));
+    assert!(
+        junit.contains("skipped=\"3\"") && junit.contains("disabled=\"0\""),
+        "not-run cases are skipped, not disabled: {junit}"
+    );
+}
+
+/// A filtered run into a report directory that holds a whole run keeps that run's fragments
+/// (they hold results the filtered run did not replace); a whole run replaces them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_run_keeps_the_earlier_runs_fragments() {
+    let server = broken_server().await;
+    let cases = cases();
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("r");
+    let runs = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("fragments"))
+            .map(|e| {
+                e.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    output(errcontract(cases.path(), &server.uri(), &dir, &[])).await;
+    let whole = runs(&dir);
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    output(errcontract(cases.path(), &server.uri(), &dir, &["models/"])).await;
+    let after = runs(&dir);
+    assert_eq!(
+        after.len(),
+        2,
+        "the whole run's fragments are kept: {after:?}"
+    );
+    assert!(after.contains(&whole[0]), "{after:?}");
+    output(errcontract(cases.path(), &server.uri(), &dir, &[])).await;
+    assert_eq!(
+        runs(&dir).len(),
+        1,
+        "a whole run is the directory's only writer"
+    );
+}
+
+/// The reports name a case file the same way wherever the run was started (history keyed on
+/// junit classnames must not break across machines): below the cases directory's parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_name_case_files_alike_wherever_the_run_started() {
+    let server = broken_server().await;
+    let cases = cases();
+    let root = tempfile::tempdir().expect("tempdir");
+    let parent = cases.path().parent().expect("a parent").to_path_buf();
+    let base = cases
+        .path()
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    let mut files = Vec::new();
+    for (i, cwd) in [root.path().to_path_buf(), parent].iter().enumerate() {
+        let dir = root.path().join(format!("r{i}"));
+        let mut cmd = errcontract(cases.path(), &server.uri(), &dir, &[]);
+        cmd.current_dir(cwd);
+        output(cmd).await;
+        let json: serde_json::Value =
+            serde_json::from_str(&read(&dir.join("report.json"))).expect("json");
+        let file = json["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|c| c["name"] == "case::routing/unknown-a")
+            .expect("the case")["file"]
+            .as_str()
+            .expect("file")
+            .to_string();
+        let junit = read(&dir.join("junit.xml"));
+        assert!(
+            junit.contains(&format!("classname=\"{file}\"")),
+            "{file}: {junit}"
+        );
+        files.push(file);
+    }
+    assert_eq!(files[0], format!("{base}/routing/unknown-a.json"));
+    assert_eq!(files[0], files[1]);
 }

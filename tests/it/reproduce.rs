@@ -243,3 +243,27 @@ fn the_corpus_case_is_a_literal_body_over_4_kib() {
     let json = c.steps[0].1.request.json.as_ref().expect("a json body");
     assert!(serde_json::to_vec(json).expect("serializes").len() > 4096);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curl_of_a_query_with_quotes_sends_the_same_bytes_and_the_rerun_quotes_the_name() {
+    let text = r#"{
+  "description": "a query value the client percent-encodes",
+  "tags": ["models"],
+  "request": { "method": "GET", "path": "/v2/models", "query": { "x": "'y'", "z": "a~b!*()" } },
+  "expect": { "status": 400, "code": "invalid_parameter", "param": "x" }
+}"#;
+    reproduction_sends_the_same("self/query quotes", text).await;
+    let (base, _) = recording_target().await;
+    let runner = support::runner(&base);
+    let c = support::case("self/query quotes", text);
+    let result = runner.run_case(&c).await;
+    let failure = errcontract::report::failure(&c, &result, runner.target());
+    assert!(
+        failure.contains("x=%27y%27"),
+        "the curl line shows the bytes sent: {failure}"
+    );
+    assert!(
+        failure.contains("--exact 'case::self/query quotes'"),
+        "a name with a space is one shell word: {failure}"
+    );
+}

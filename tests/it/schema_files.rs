@@ -136,3 +136,35 @@ fn every_shipped_case_is_valid_under_an_independent_validator() {
     }
     assert!(checked > 50, "only {checked} cases checked");
 }
+
+/// `patternProperties: {"": …}` means "every key" in the spec, but python-jsonschema and other
+/// validators users run on report.json read it otherwise; `additionalProperties` says the same
+/// portably.
+#[test]
+fn no_schema_uses_an_empty_pattern_for_every_key() {
+    fn walk(value: &Value, at: &str, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Object(p)) = map.get("patternProperties")
+                    && p.contains_key("")
+                {
+                    out.push(at.to_string());
+                }
+                for (k, v) in map {
+                    walk(v, &format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for file in schema_files() {
+        walk(&read_json(&file), &file.display().to_string(), &mut found);
+    }
+    assert!(found.is_empty(), "empty patternProperties at: {found:#?}");
+}

@@ -93,6 +93,13 @@ async fn a_body_over_the_cap_fails_without_reading_it_all() {
     reply.extend_from_slice(&big);
     let (message, _) = transport_failure(Raw::Reply(reply)).await;
     assert!(message.contains("larger than"), "{message}");
+    // The status line did arrive: the failure says which, never "no response".
+    assert!(
+        message.contains("-> HTTP 400, body over ERRCONTRACT_MAX_BODY (too_large)")
+            && message.contains("the target answered 400"),
+        "{message}"
+    );
+    assert!(!message.contains("no response"), "{message}");
 }
 
 #[tokio::test]

@@ -102,6 +102,16 @@ fn shards_partition_the_suite_and_one_job_merges_them() {
 }
 
 #[test]
+fn billable_cases_can_be_run_from_a_repository_variable() {
+    let (_, wf) = workflow();
+    assert_eq!(
+        wf["env"]["ERRCONTRACT_ALLOW_BILLABLE"].as_str(),
+        Some("${{ vars.ERRCONTRACT_ALLOW_BILLABLE }}"),
+        "without it a nightly run against staging ignores every billable case"
+    );
+}
+
+#[test]
 fn keys_come_only_from_repository_secrets() {
     let (text, wf) = workflow();
     let env = wf["env"].as_hash().expect("workflow env");

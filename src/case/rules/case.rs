@@ -6,7 +6,7 @@ use crate::contract::{Contract, RetryAfterRule};
 use crate::locate;
 
 use super::super::model::Case;
-use super::Problem;
+use super::problem::Problem;
 
 /// The semantic rules the schema cannot say: the expectation against the table, regexes that
 /// compile, placeholders bound by an earlier capture.
@@ -139,6 +139,13 @@ pub fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
                 );
             }
         }
+        for problem in wire_problems(&step.request) {
+            push(
+                format!("{base}/request/{}", problem.pointer),
+                problem.message,
+                problem.help,
+            );
+        }
         if let Some(at) = unclosed_placeholder(&step.request.path) {
             push(
                 format!("{base}/request/path"),
@@ -174,6 +181,67 @@ pub fn rules(case: &Case, contract: &Contract) -> Vec<Problem> {
         }
     }
     errs
+}
+
+/// What the loader accepts and the wire refuses, found before it is blamed on the target: a
+/// header name or value HTTP does not allow (a line break would inject a header of its own), a
+/// `.` or `..` segment in the path (it climbs out of a base path such as `/api`), a control
+/// character or space in the path. Pointers are below the request.
+fn wire_problems(request: &crate::case::RequestSpec) -> Vec<Problem> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    let mut out = Vec::new();
+    for (name, value) in &request.headers {
+        let at = format!("headers/{}", locate::escape(name));
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            out.push(Problem {
+                pointer: at.clone(),
+                message: format!("{name:?} is not a valid HTTP header name"),
+                help: Some(
+                    "a header name is letters, digits and !#$%&'*+-.^_`|~ only, no space or colon"
+                        .into(),
+                ),
+            });
+        }
+        if HeaderValue::from_str(value).is_err() {
+            out.push(Problem {
+                pointer: at,
+                message: format!("{value:?} is not a valid HTTP header value"),
+                help: Some(
+                    "a header value is visible characters, spaces and tabs: no line break or other control character".into(),
+                ),
+            });
+        }
+    }
+    if let crate::case::Auth::Explicit { authorization } = &request.auth
+        && HeaderValue::from_str(authorization).is_err()
+    {
+        out.push(Problem {
+            pointer: "auth/authorization".into(),
+            message: format!("{authorization:?} is not a valid HTTP header value"),
+            help: Some(
+                "no line break or other control character in the Authorization value".into(),
+            ),
+        });
+    }
+    let path = request.path.split(['?', '#']).next().unwrap_or_default();
+    if path.split('/').any(|s| s == ".." || s == ".") {
+        out.push(Problem {
+            pointer: "path".into(),
+            message: format!("{:?} has a `.` or `..` segment", request.path),
+            help: Some(
+                "write the path as the target serves it: a `..` climbs out of a base path such as /api, and clients resolve it away"
+                    .into(),
+            ),
+        });
+    }
+    if path.chars().any(|c| c.is_control() || c == ' ') {
+        out.push(Problem {
+            pointer: "path".into(),
+            message: format!("{:?} has a space or control character", request.path),
+            help: Some("percent-encode it (%20) or send it in `query`".into()),
+        });
+    }
+    out
 }
 
 fn retryable_word(retryable: bool) -> &'static str {

@@ -5,8 +5,8 @@ use serde_json::Value;
 use crate::locate;
 
 use super::super::model::MAX_CASE_BYTES;
-use super::super::template::{Place, Template, pointer_of, segments};
-use super::Problem;
+use super::super::template::{Param, Place, Template, pointer_of, segments};
+use super::problem::Problem;
 
 /// The rules the schema cannot say: every parameter is in the valid request with its declared
 /// type, limits fit the type, the model's lists are known, unknown-field objects exist.
@@ -90,6 +90,7 @@ pub fn rules(t: &Template) -> Vec<Problem> {
                 None,
             ));
         }
+        out.extend(own_value_breaks_own_limits(name, p, value, t));
         if p.model_values.is_some() && t.model.is_none() {
             out.push(Problem::new(
                 format!("{at}/model_values"),
@@ -123,6 +124,67 @@ pub fn rules(t: &Template) -> Vec<Problem> {
                 format!("/unknown_fields/{i}"),
                 format!("`{object}` is not an object of the request's JSON body"),
                 Some("\"\" is the body itself; `images[0]` a nested object".into()),
+            ));
+        }
+    }
+    out
+}
+
+/// The valid request must hold the template's own limits, or its faulted trials would blame
+/// the target for what the template got wrong: a `prompt` of 20 characters with `max_length` 3
+/// derives `too_long/prompt` with 4, which the target rightly accepts. Checked: length within
+/// `min_length`..`max_length` (characters, as the faults count), items within `max_items`, a
+/// `model_values` value in the model's own list, no `invalid` value equal to the valid one.
+fn own_value_breaks_own_limits(name: &str, p: &Param, value: &Value, t: &Template) -> Vec<Problem> {
+    let at = format!("/params/{}", locate::escape(name));
+    let mut out: Vec<Problem> = Vec::new();
+    if let Some(len) = value.as_str().map(|s| s.chars().count()) {
+        if let Some(min) = p.min_length.filter(|min| len < *min) {
+            out.push(Problem::new(
+                format!("{at}/min_length"),
+                format!("the request's `{name}` is {len} characters long, under its own min_length {min}"),
+                Some("make the valid value longer, or lower min_length".into()),
+            ));
+        }
+        if let Some(max) = p.max_length.filter(|max| len > *max) {
+            out.push(Problem::new(
+                format!("{at}/max_length"),
+                format!("the request's `{name}` is {len} characters long, over its own max_length {max}: the too_long trial would send a value the target may accept"),
+                Some("make the valid value shorter, or raise max_length to the documented limit".into()),
+            ));
+        }
+    }
+    if let (Some(max), Some(items)) = (p.max_items, value.as_array())
+        && items.len() > max
+    {
+        out.push(Problem::new(
+            format!("{at}/max_items"),
+            format!(
+                "the request's `{name}` has {} items, over its own max_items {max}",
+                items.len()
+            ),
+            Some("send fewer items in the valid request, or raise max_items".into()),
+        ));
+    }
+    if let (Some(list), Some((model, _))) = (p.model_values, &t.model) {
+        let own = model.list(list);
+        if !own.is_empty() && !own.contains(value) {
+            out.push(Problem::new(
+                format!("{at}/model_values"),
+                format!(
+                    "the request's `{name}` {value} is not in `{}`'s own list",
+                    model.id
+                ),
+                Some("send a value the model takes in the valid request".into()),
+            ));
+        }
+    }
+    for (label, bad) in &p.invalid {
+        if bad == value {
+            out.push(Problem::new(
+                format!("{at}/invalid/{}", locate::escape(label)),
+                format!("the invalid value `{label}` is the request's own valid value"),
+                Some("an invalid value must differ from the valid one".into()),
             ));
         }
     }
