@@ -3,7 +3,6 @@
 //! file, 10,000 levels of nesting and bytes that are not UTF-8 included).
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::support;
 
@@ -252,7 +251,7 @@ fn each_bad_case_file_fails_only_its_own_trial() {
         std::fs::write(broken.join(format!("{}.json", b.name)), &b.bytes).expect("write");
     }
     // No ERRCONTRACT_BASE_URL: the built-in reference server answers the good case.
-    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let out = crate::support::errcontract()
         .args(["run", "--test-threads", "2"])
         .env("ERRCONTRACT_CASES", dir.path())
         .env_remove("ERRCONTRACT_BASE_URL")

@@ -118,7 +118,7 @@ fn the_html_report_shows_summary_matrix_and_filters_in_a_real_browser() {
         std::fs::write(path, text).expect("write");
     }
     let reports = dir.path().join("reports");
-    let run = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let run = crate::support::errcontract()
         .arg("run")
         .env("ERRCONTRACT_CASES", &cases)
         .env("ERRCONTRACT_REPORT_DIR", &reports)

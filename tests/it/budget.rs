@@ -4,7 +4,7 @@
 //! into a 429 by the suite, even when the suite's concurrency is larger than the limit.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,7 +29,7 @@ fn cases(dir: &Path, n: usize) {
 
 /// Run the suite against `base` in its own process, as a user would.
 async fn run_suite(cases: &Path, base: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .args(args)
         .env("ERRCONTRACT_CASES", cases)

@@ -3,8 +3,6 @@
 //! clean and covers every code of the table.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 
 use errcontract::contract::default_schemas_dir;
 
@@ -97,7 +95,7 @@ fn a_bad_case_file_fails_that_case_and_the_others_still_run() {
         GOOD.replace("\"status\": 404", "\"status\": 400"),
     )
     .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let out = crate::support::errcontract()
         .args(["run", "--test-threads", "1"])
         .env("ERRCONTRACT_CASES", dir.path())
         .env_remove("ERRCONTRACT_BASE_URL")
@@ -120,15 +118,15 @@ fn a_bad_case_file_fails_that_case_and_the_others_still_run() {
 }
 
 fn corpus() -> errcontract::case::Loaded {
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let cases = crate::support::root().join("cases");
     errcontract::case::load_all(&cases, &support::contract()).expect("cases/ is readable")
 }
 
 #[test]
 fn the_corpus_lints_clean() {
-    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let out = crate::support::errcontract()
         .arg("lint")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"))
+        .arg(crate::support::root().join("cases"))
         .arg("--schemas")
         .arg(default_schemas_dir())
         .output()
@@ -170,7 +168,7 @@ fn lint_reports_every_problem_with_a_nonzero_exit() {
         std::fs::write(dir.path().join(format!("{name}.json")), text).expect("write");
     }
     std::fs::write(dir.path().join("good.json"), GOOD).expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let out = crate::support::errcontract()
         .arg("lint")
         .arg(dir.path())
         .arg("--schemas")

@@ -632,8 +632,7 @@ async fn shipped_throttle_cases_accept_an_http_date_retry_after() {
         .mount(&server)
         .await;
     for area in ["images", "videos"] {
-        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("cases/{area}/rate-limit-throttled.json"));
+        let file = crate::support::root().join(format!("cases/{area}/rate-limit-throttled.json"));
         let text = std::fs::read_to_string(&file).expect("the shipped case");
         let (_, result) = support::run(
             &server.uri(),

@@ -122,7 +122,7 @@ async fn run(url: &str, files: Vec<(String, String)>) -> (std::process::Output, 
     let files: Vec<(&str, String)> = files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
     let dir = cases(&files);
     let reports = tempfile::tempdir().expect("tempdir");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_CASES", dir.path())
         .env("ERRCONTRACT_BASE_URL", url)

@@ -2,8 +2,6 @@
 //! coverage matrix shows all eight codes held, `invalid_api_key` on every endpoint, and
 //! `not_found` on the endpoints that look a resource up.
 
-use std::path::Path;
-
 use errcontract::case::{self, Feature, Role};
 use errcontract::reference::{self, Config};
 use errcontract::report::{self, Matrix};
@@ -15,11 +13,7 @@ use crate::support;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_passes_against_the_reference_and_the_matrix_is_complete() {
     let contract = support::contract();
-    let loaded = case::load_all(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"),
-        &contract,
-    )
-    .expect("cases/");
+    let loaded = case::load_all(&crate::support::root().join("cases"), &contract).expect("cases/");
     assert!(
         loaded.broken.is_empty(),
         "broken case files: {:?}",

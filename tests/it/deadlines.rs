@@ -7,7 +7,7 @@
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use errcontract::run::Outcome;
@@ -211,9 +211,9 @@ fn silent_target() -> String {
 fn the_whole_run_against_a_silent_target_ends_in_bounded_time() {
     let base = silent_target();
     let reports = tempfile::tempdir().expect("tempdir");
-    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let cases = crate::support::root().join("cases");
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let mut child = crate::support::errcontract()
         .args(["run", "--test-threads", "4"])
         .env("ERRCONTRACT_BASE_URL", &base)
         .env("ERRCONTRACT_CASES", &cases)

@@ -4,7 +4,7 @@
 //! derived fault with another, well-formed error.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
@@ -14,13 +14,13 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::support;
 
 fn cases() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+    crate::support::root().join("cases")
 }
 
 fn errcontract(args: &[&str], envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(crate::support::root())
         .env_remove("ERRCONTRACT_BASE_URL")
         .env_remove("ERRCONTRACT_CASES");
     for (k, v) in envs {
@@ -682,7 +682,7 @@ async fn a_target_whose_models_take_every_value_only_leaves_a_trial_untried() {
 fn lint_and_derive_outside_the_repository_use_the_builds_cases() {
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        crate::support::errcontract()
             .args(args)
             .current_dir(elsewhere.path())
             .env_remove("ERRCONTRACT_CASES")

@@ -4,7 +4,7 @@
 //! a deadline so a hang fails the test instead of stalling it.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use errcontract::contract::default_schemas_dir;
@@ -18,7 +18,7 @@ const SHIPPED_THROTTLE: &str = include_str!("../../cases/images/rate-limit-throt
 
 /// Run errcontract with these arguments on `cases`, killed after 60 s (a hang is a failure).
 fn errcontract(cases: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.args(args)
         .env("ERRCONTRACT_CASES", cases)
         .env("ERRCONTRACT_SCHEMAS", default_schemas_dir())

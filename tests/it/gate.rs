@@ -3,7 +3,7 @@
 //! `errcontract expectations --from`, and `errcontract diff`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use errcontract::exit;
 
@@ -67,7 +67,7 @@ impl Vendor {
 
     /// `errcontract run ARGS`, gated when the known-failures file exists, reports into `run`.
     fn run(&self, run: &str, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+        let mut cmd = crate::support::errcontract();
         cmd.arg("run")
             .args(args)
             .env("ERRCONTRACT_CASES", self.cases())
@@ -81,7 +81,7 @@ impl Vendor {
     }
 
     fn errcontract(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        crate::support::errcontract()
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -99,7 +99,7 @@ impl Vendor {
 
 /// Every report the suite writes is valid against `schemas/report.schema.json`.
 pub fn valid_report(doc: &serde_json::Value) {
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/report.schema.json");
+    let schema_path = crate::support::root().join("schemas/report.schema.json");
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema")).expect("json");
     let validator = jsonschema::validator_for(&schema).expect("the report schema compiles");
@@ -430,7 +430,7 @@ fn the_vendor_gate_from_first_run_to_a_noticed_fix() {
 /// The file `expectations` writes matches `schemas/known-failures.schema.json` once filled in
 /// (and, unfilled, breaks it only where FILL IN stands).
 fn valid_known_failures_shape(doc: &serde_json::Value, filled: bool) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/known-failures.schema.json");
+    let path = crate::support::root().join("schemas/known-failures.schema.json");
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("json");
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
@@ -527,7 +527,7 @@ fn diff_names_new_failures_fixed_inconclusive_ignored_added_and_removed() {
 fn every_trial_of_the_corpus_is_held_by_its_exact_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |args: &[&str], known: Option<&Path>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+        let mut cmd = crate::support::errcontract();
         cmd.arg("run")
             .args(args)
             .env_remove("ERRCONTRACT_CASES")
@@ -592,8 +592,8 @@ fn expectations_refuses_a_run_that_ended_on_a_guard_and_points_at_the_schemas() 
     let from = v.reports("first").join("report.json");
     // Written inside the build's tree (a vendor's repository holding errcontract): `$schema`
     // is the path from there; outside it (sharing only `/`), there is none to give.
-    let inside = tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .expect("tempdir in target/");
+    let inside =
+        tempfile::tempdir_in(crate::support::root().join("target")).expect("tempdir in target/");
     let nested = inside.path().join("ci/gate");
     std::fs::create_dir_all(&nested).expect("mkdir");
     for (file, in_tree) in [

@@ -23,7 +23,7 @@ fn cases(files: &[(&str, String)]) -> tempfile::TempDir {
 }
 
 fn errcontract(cases: &Path, envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_CASES", cases)
         .env("ERRCONTRACT_API_KEY", support::VALID_KEY)
@@ -285,7 +285,7 @@ async fn a_wrong_key_is_named_though_routing_and_faults_are_answered_before_it()
         output(cmd).await;
     }
     let out = reports.path().join("merged");
-    let m = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let m = crate::support::errcontract()
         .arg("report")
         .arg(reports.path())
         .arg("--out")
@@ -374,7 +374,7 @@ fn a_target_that_stopped_answering_ends_the_run_in_bounded_time() {
             held.push(stream);
         }
     });
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let corpus = crate::support::root().join("cases");
     let started = Instant::now();
     let mut cmd = errcontract(&corpus, &[("ERRCONTRACT_BASE_URL", &base)]);
     cmd.env_remove("ERRCONTRACT_RPS")
@@ -528,7 +528,7 @@ async fn diff_names_the_cases_that_became_inconclusive() {
         .await;
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
-    let d = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let d = crate::support::errcontract()
         .arg("diff")
         .arg(reports.path().join("old/report.json"))
         .arg(reports.path().join("new/report.json"))
@@ -547,8 +547,7 @@ async fn diff_names_the_cases_that_became_inconclusive() {
 
 #[test]
 fn the_readme_lists_every_exit_code() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README");
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
     let table = readme
         .split("### Exit codes")
         .nth(1)
@@ -573,8 +572,7 @@ fn the_readme_lists_every_exit_code() {
 /// means.
 #[test]
 fn the_readme_documents_an_empty_key_and_no_rate_limit() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README");
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
     let row = |start: &str| {
         readme
             .lines()

@@ -3,7 +3,7 @@
 //! `--exact NAME` loads and runs one case; setup errors stop the run with a distinct exit code.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support;
 
@@ -34,7 +34,7 @@ fn cases_dir() -> tempfile::TempDir {
 }
 
 fn run(cases: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .args(args)
         .env("ERRCONTRACT_CASES", cases)
@@ -247,7 +247,7 @@ fn a_duplicate_key_in_codes_json_is_refused_not_last_wins() {
         err.contains("codes.json: the key \"status\" appears twice in one object"),
         "{err}"
     );
-    let lint = std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let lint = crate::support::errcontract()
         .args(["lint", "--schemas", schemas_dir])
         .arg(dir.path())
         .output()
@@ -362,7 +362,7 @@ fn a_closed_stdout_pipe_ends_errcontract_quietly() {
         unsafe { libc::close(fds[0]) };
         // SAFETY: fds[1] is an open descriptor that this File now owns alone.
         let write_end = unsafe { std::fs::File::from_raw_fd(fds[1]) };
-        let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        let out = crate::support::errcontract()
             .args(args)
             .env("ERRCONTRACT_CASES", dir.path())
             .env(
@@ -388,7 +388,7 @@ fn a_closed_stdout_pipe_ends_errcontract_quietly() {
 fn lint_outside_the_repository_finds_the_schemas_the_run_uses() {
     let dir = cases_dir();
     let elsewhere = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let out = crate::support::errcontract()
         .arg("lint")
         .arg(dir.path())
         .current_dir(elsewhere.path())

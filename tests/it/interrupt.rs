@@ -3,7 +3,7 @@
 //! 130 or 143; a second signal ends it at once. The target is a loopback server that accepts
 //! every request and never answers, so the run is under way when the signal comes.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -62,7 +62,7 @@ async fn interrupted(signals: &[i32]) -> Interrupted {
         .expect("write");
     }
     let reports = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_CASES", cases.path())
         .env("ERRCONTRACT_BASE_URL", &url)

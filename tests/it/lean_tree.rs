@@ -13,7 +13,7 @@ const BANNED: &[&str] = &[
 /// The package names of `Cargo.lock`, which records every crate the build resolves, on every
 /// platform, dev-dependencies included.
 fn locked_packages() -> Vec<String> {
-    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
+    let lock = std::fs::read_to_string(crate::support::root().join("Cargo.lock"))
         .expect("Cargo.lock is committed");
     lock.lines()
         .filter_map(|l| l.strip_prefix("name = \""))

@@ -2,8 +2,6 @@
 //! `ERRCONTRACT_POLL_BUDGET_S`, following the `Retry-After` the poll answers carry; one still
 //! running when that budget ends is inconclusive, never a contract failure. A wiremock target.
 
-use std::process::Command;
-
 use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -67,7 +65,7 @@ async fn run(base: &str, poll_budget_s: &str) -> std::process::Output {
     let cases = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(cases.path().join("videos")).expect("mkdir");
     std::fs::write(cases.path().join("videos/flow.json"), FLOW).expect("write");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_CASES", cases.path())
         .env("ERRCONTRACT_BASE_URL", base)

@@ -137,7 +137,7 @@ fn derived_cases() -> &'static [(Arc<errcontract::case::Case>, String)] {
     static CASES: std::sync::OnceLock<Vec<(Arc<errcontract::case::Case>, String)>> =
         std::sync::OnceLock::new();
     CASES.get_or_init(|| {
-        let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+        let cases = crate::support::root().join("cases");
         errcontract::derive::derive_all(&cases, &support::contract())
             .expect("the templates load")
             .cases
@@ -1340,7 +1340,7 @@ static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// What each hand-written case of cases/ that sends an image generation comes to behind a
 /// proxy applying `fault`: (trial, passed).
 async fn hand_written_image_cases(fault: Fault) -> Vec<(String, bool)> {
-    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let cases = crate::support::root().join("cases");
     let loaded = errcontract::case::load_all(&cases, &support::contract()).expect("cases load");
     let server = reference_server().await;
     let proxy = faulty_proxy(server.base_url(), fault).await;
@@ -1402,7 +1402,7 @@ async fn the_hand_written_cases_alone_miss_the_faults_only_derived_cases_catch()
 async fn every_shipped_case_passes_when_the_target_gzips_its_bodies() {
     use std::io::Write;
     let _alone = HEAVY.lock().await;
-    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let cases = crate::support::root().join("cases");
     let loaded = errcontract::case::load_all(&cases, &support::contract()).expect("cases/");
     assert!(loaded.cases.len() > 50, "only {} cases", loaded.cases.len());
     let gzip: Fault = Arc::new(|_, r| {
@@ -1618,7 +1618,7 @@ fn docs_table() -> String {
 
 #[test]
 fn docs_mutants_md_shows_the_current_catalog() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mutants.md");
+    let path = crate::support::root().join("docs/mutants.md");
     let docs = std::fs::read_to_string(&path).unwrap_or_default();
     let table = docs_table();
     assert!(

@@ -3,7 +3,7 @@
 //! user types.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use errcontract::exit;
 
@@ -34,7 +34,7 @@ fn dev_full() -> Option<std::fs::File> {
 fn a_stdout_that_cannot_be_written_is_said_on_stderr_with_its_own_code() {
     let Some(full) = dev_full() else { return };
     let cases = one_case_dir();
-    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let out = crate::support::errcontract()
         .arg("run")
         .env("ERRCONTRACT_CASES", cases.path())
         .env_remove("ERRCONTRACT_BASE_URL")
@@ -54,7 +54,7 @@ fn a_stdout_that_cannot_be_written_is_said_on_stderr_with_its_own_code() {
 
 /// `serve --addr` with the address form given; the banner's first line, and that it answers.
 fn serve_answers_on(addr_arg: &str, connect: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let mut child = crate::support::errcontract()
         .args(["serve", "--addr", addr_arg])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -105,7 +105,7 @@ fn a_stderr_that_cannot_be_written_is_said_on_stdout_with_its_own_code() {
     let cases = one_case_dir();
     let reports = tempfile::tempdir().expect("tempdir");
     // A run that writes reports says so on stderr.
-    let out = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let out = crate::support::errcontract()
         .arg("run")
         .env("ERRCONTRACT_CASES", cases.path())
         .env("ERRCONTRACT_REPORT_DIR", reports.path())

@@ -164,7 +164,7 @@ async fn the_built_in_reference_server_is_never_reached_through_a_proxy() {
     );
     drop(closed);
     let cases = crate::tls::cases();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_CASES", cases.path())
         .env_remove("ERRCONTRACT_BASE_URL")

@@ -49,7 +49,7 @@ async fn broken_server() -> MockServer {
 }
 
 fn errcontract(cases: &Path, base: &str, reports: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .args(args)
         .env("ERRCONTRACT_CASES", cases)
@@ -231,7 +231,7 @@ async fn nextest_like(cases: &Path, base: &str, shards: usize, root: &Path) -> V
 
 /// `errcontract report DIRS --out OUT`, knowing the suite the run was of.
 fn merge(dirs: &[PathBuf], out: &Path, cases: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    crate::support::errcontract()
         .arg("report")
         .args(dirs)
         .arg("--out")
@@ -284,7 +284,7 @@ async fn one_process_per_case_with_and_without_partitions_merges_into_the_same_r
                 "{}",
                 String::from_utf8_lossy(&half.stderr)
             );
-            let partial = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+            let partial = crate::support::errcontract()
                 .arg("report")
                 .arg(&dirs[0])
                 .args(["--partial", "--out"])
@@ -322,7 +322,7 @@ async fn fragments_of_different_targets_or_contracts_are_refused() {
 
     let schemas = root.path().join("schemas");
     std::fs::create_dir_all(&schemas).expect("mkdir");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let shipped = crate::support::root().join("schemas");
     for entry in std::fs::read_dir(&shipped).expect("schemas") {
         let p = entry.expect("entry").path();
         std::fs::copy(&p, schemas.join(p.file_name().expect("name"))).expect("copy");
@@ -414,7 +414,7 @@ async fn a_merge_missing_cases_of_the_suite_fails_unless_partial() {
         serde_json::from_str(&read(&root.path().join("m/report.json"))).expect("json");
     valid_report(&json);
     assert_eq!(json["missing"].as_array().map(Vec::len), Some(3), "{json}");
-    let partial = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let partial = crate::support::errcontract()
         .arg("report")
         .arg(&dir)
         .args(["--partial", "--out"])

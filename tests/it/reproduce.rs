@@ -3,7 +3,6 @@
 //! 4 KiB (the corpus's 4097-character prompt), a generated `body_size` body and a raw body
 //! with bytes a shell cannot quote.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -181,7 +180,7 @@ async fn reproduction_sends_the_same(name: &str, case_text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_curl_of_a_literal_body_over_4_kib_sends_the_same_bytes() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/images/prompt-4097-chars.json");
+    let file = crate::support::root().join("cases/images/prompt-4097-chars.json");
     let text = std::fs::read_to_string(&file).expect("the corpus has the 4097-character case");
     reproduction_sends_the_same("images/prompt-4097-chars", &text).await;
 }
@@ -233,7 +232,7 @@ async fn the_curl_of_a_raw_body_without_content_type_or_starting_with_at_sends_t
 fn the_corpus_case_is_a_literal_body_over_4_kib() {
     // The first test above is only worth its name while the case it reads is what it says.
     let contract = support::contract();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let root = crate::support::root().join("cases");
     let c = case::load(
         &root,
         &root.join("images/prompt-4097-chars.json"),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 fn schemas_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")
+    crate::support::root().join("schemas")
 }
 
 fn schema_files() -> Vec<PathBuf> {
@@ -109,7 +109,7 @@ fn every_shipped_case_is_valid_under_an_independent_validator() {
     let index = index_of("case.schema.json");
     // Templates have their own schema; model lists are data that only `case::models` reads.
     let template_index = index_of("template.schema.json");
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")];
+    let mut stack = vec![crate::support::root().join("cases")];
     let mut checked = 0;
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("cases/").flatten() {

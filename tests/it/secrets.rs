@@ -6,7 +6,7 @@
 //! test does the same with generated keys of every printable character class.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -143,9 +143,9 @@ async fn no_canary_key_appears_in_any_output_or_report() {
     Mock::given(any()).respond_with(Echo).mount(&server).await;
     let reports = tempfile::tempdir().expect("tempdir");
     let report_dir = reports.path().join("out");
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let cases = crate::support::root().join("cases");
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.args(["run", "--test-threads", "4"])
         .env("ERRCONTRACT_BASE_URL", server.uri())
         .env(
@@ -171,7 +171,7 @@ async fn no_canary_key_appears_in_any_output_or_report() {
         cmd.env(var, canary);
     }
     // And what one nextest process writes: its case's fragment.
-    let mut one = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut one = crate::support::errcontract();
     one.args([
         "run",
         "--exact",
@@ -223,7 +223,7 @@ async fn no_canary_key_appears_in_any_output_or_report() {
         );
     }
     // The merge of the run's fragments is a file written too.
-    let mut merge = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut merge = crate::support::errcontract();
     merge
         .arg("report")
         .arg(&report_dir)
@@ -254,7 +254,7 @@ async fn no_canary_key_appears_in_any_output_or_report() {
     ]
     .into_iter()
     .map(|args| {
-        let o = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        let o = crate::support::errcontract()
             .args(&args)
             .output()
             .expect("errcontract runs");
@@ -438,7 +438,7 @@ fn a_generated_key_reflected_in_every_encoding_reaches_no_output() {
     });
     let result = runner.run(&keys, |key| {
         let reports = tempfile::tempdir().expect("tempdir");
-        let output = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+        let output = crate::support::errcontract()
             .arg("run")
             .env("ERRCONTRACT_BASE_URL", server.uri())
             .env("ERRCONTRACT_CASES", cases.path())

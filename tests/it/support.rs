@@ -195,3 +195,15 @@ pub fn error_case(
 }}"#
     )
 }
+
+/// The repository's root: `cases/`, `schemas/`, `README.md`, the workflow. Self-tests find the
+/// tree through this, never through the working directory.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `errcontract` binary under test, as a command to add arguments to. The one place the
+/// self-tests name it.
+pub fn errcontract() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"))
+}

@@ -5,7 +5,7 @@
 //! on loopback.
 
 use std::ffi::OsString;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::Ordering;
 
 use errcontract::exit;
@@ -47,7 +47,7 @@ pub fn cases() -> tempfile::TempDir {
 /// `errcontract run` against `base_url` with the valid key and these variables set.
 pub async fn run(base_url: &str, key: &str, envs: Vec<(&str, OsString)>) -> Output {
     let cases = cases();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_CASES", cases.path())
         .env("ERRCONTRACT_BASE_URL", base_url)

@@ -218,7 +218,7 @@ async fn a_target_closing_mid_body_fails_the_case_not_the_run() {
 }"#;
     std::fs::create_dir_all(dir.path().join("images")).expect("mkdir");
     std::fs::write(dir.path().join("images/big.json"), case).expect("write");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_BASE_URL", &base)
         .env("ERRCONTRACT_CASES", dir.path())

@@ -3,7 +3,7 @@
 //! inconclusive, saying what the target asked; the other endpoints' cases run on. A wiremock
 //! target on loopback.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -35,7 +35,7 @@ fn cases() -> tempfile::TempDir {
 
 async fn run(base: &str, envs: &[(&str, &str)]) -> Output {
     let cases = cases();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_errcontract"));
+    let mut cmd = crate::support::errcontract();
     cmd.arg("run")
         .env("ERRCONTRACT_CASES", cases.path())
         .env("ERRCONTRACT_BASE_URL", base)

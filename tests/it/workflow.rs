@@ -7,7 +7,7 @@ use std::path::Path;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    crate::support::root()
 }
 
 fn workflow() -> (String, Yaml) {

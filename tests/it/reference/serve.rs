@@ -1,7 +1,7 @@
 //! `errcontract serve` as an operator starts it: what can fail at start is said before the
 //! banner, and a server that is up cannot be held by clients that never finish a request.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use errcontract::reference::{self, Config};
@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 /// Run `errcontract serve ARGS`, which must stop by itself; (exit code, stdout, stderr).
 fn serve(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    let mut child = crate::support::errcontract()
         .arg("serve")
         .args(args)
         .stdin(Stdio::null())
