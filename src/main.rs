@@ -13,6 +13,7 @@ use errcontract::exit;
 #[derive(Parser, Debug)]
 #[command(
     name = "errcontract",
+    bin_name = "errcontract",
     version,
     about = "Conformance suite for the getimg.ai v2 error contract"
 )]

@@ -66,9 +66,10 @@ pub(super) fn check(
     let message = body
         .and_then(|b| b.pointer("/error/message"))
         .and_then(Value::as_str);
-    let mut problems = keys(ctx, "the body", raw);
+    let token = Token::of(ctx);
+    let mut problems = keys(ctx, &token, "the body", raw);
     for (name, value) in headers {
-        problems.extend(keys(ctx, &format!("the header {name}"), value));
+        problems.extend(keys(ctx, &token, &format!("the header {name}"), value));
     }
     problems.extend(insides(
         ctx,
@@ -87,8 +88,35 @@ fn finding(problems: Vec<String>) -> Option<Finding> {
     })
 }
 
+/// The request's own bearer token, looked up once per response.
+enum Token {
+    /// No token, or one too short to tell from ordinary text.
+    None,
+    /// One of the configured keys: found where its label is.
+    Known(String),
+    /// A value of the case's own, searched for as it is.
+    Own(crate::redact::Secrets),
+}
+
+impl Token {
+    fn of(ctx: &CheckContext<'_>) -> Self {
+        // A token that short would match ordinary text; the configured keys are covered anyway.
+        let Some(token) = ctx
+            .request
+            .and_then(|r| r.bearer())
+            .filter(|t| t.len() >= 8)
+        else {
+            return Token::None;
+        };
+        match ctx.secrets.label_of(token) {
+            Some(label) => Token::Known(label.to_string()),
+            None => Token::Own(crate::redact::Secrets::literal("token", token)),
+        }
+    }
+}
+
 /// The keys and the request's bearer token in `text` (`where` it is), in any form.
-fn keys(ctx: &CheckContext<'_>, place: &str, text: &str) -> Vec<String> {
+fn keys(ctx: &CheckContext<'_>, token: &Token, place: &str, text: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let found = ctx.secrets.found_in(text);
     if !found.is_empty() {
@@ -97,21 +125,10 @@ fn keys(ctx: &CheckContext<'_>, place: &str, text: &str) -> Vec<String> {
             found.join(", ")
         ));
     }
-    // A token that short would match ordinary text; the configured keys are covered above.
-    let Some(token) = ctx
-        .request
-        .and_then(|r| r.bearer())
-        .filter(|t| t.len() >= 8)
-    else {
-        return problems;
-    };
-    let echoed = match ctx.secrets.label_of(token) {
-        Some(label) => found.iter().any(|l| l == label),
-        None => {
-            let mut own = crate::redact::Secrets::new();
-            own.add("token", token);
-            !own.found_in(text).is_empty()
-        }
+    let echoed = match token {
+        Token::None => false,
+        Token::Known(label) => found.contains(label),
+        Token::Own(own) => !own.found_in(text).is_empty(),
     };
     if echoed {
         problems.push(format!("{place} echoes the request's own bearer token"));
@@ -121,7 +138,7 @@ fn keys(ctx: &CheckContext<'_>, place: &str, text: &str) -> Vec<String> {
 
 /// Keys and the bearer token searched for in `raw`; traces, paths and hosts in `message`.
 pub(super) fn scan(ctx: &CheckContext<'_>, raw: &str, message: &str) -> Option<Finding> {
-    let mut problems = keys(ctx, "the body", raw);
+    let mut problems = keys(ctx, &Token::of(ctx), "the body", raw);
     problems.extend(insides(ctx, message));
     finding(problems)
 }
@@ -320,6 +337,38 @@ mod tests {
                 .as_deref(),
             Some("the body echoes the request's own bearer token")
         );
+    }
+
+    #[test]
+    fn a_cases_own_token_is_found_encoded_and_in_every_header() {
+        // The token is no configured key: it is searched for as a literal, in each of its forms.
+        let secrets = Secrets::new();
+        let token = "case-key-00004242";
+        let sent = request("https://api.example/v2/models", token, None);
+        let ctx = context(&secrets, Some(&sent), None);
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("user:{token}"));
+        for (raw, what) in [
+            (format!("basic {b64}"), "base64 inside a longer blob"),
+            ("case%2Dkey%2D00004242".to_string(), "percent-encoded"),
+            (token.bytes().map(|b| format!("{b:02X}")).collect(), "hex"),
+        ] {
+            assert_eq!(
+                scan(&ctx, &raw, "").map(|f| f.actual).as_deref(),
+                Some("the body echoes the request's own bearer token"),
+                "{what}: {raw}"
+            );
+        }
+        let headers = vec![
+            ("x-request-id".to_string(), "abc".to_string()),
+            ("x-debug".to_string(), format!("auth={token}")),
+        ];
+        let found = check(&ctx, "{}", Some(&json!({})), &headers).map(|f| f.actual);
+        assert_eq!(
+            found.as_deref(),
+            Some("the header x-debug echoes the request's own bearer token")
+        );
+        assert_eq!(check(&ctx, "{}", Some(&json!({})), &headers[..1]), None);
     }
 
     #[test]

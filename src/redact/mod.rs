@@ -55,10 +55,32 @@ impl Secrets {
         Self::default()
     }
 
+    /// One value met on the way (a case's own `Authorization`), searched for without building
+    /// anything: its few forms are found one by one with a substring search, which costs less
+    /// for one text than building an automaton would.
+    pub fn literal(label: &str, value: &str) -> Self {
+        let mut secrets = Self::new();
+        secrets.push(label, value);
+        secrets
+    }
+
     /// Add a secret with the label shown in its place (e.g. `ERRCONTRACT_API_KEY`).
     pub fn add(&mut self, label: &str, value: &str) {
-        if value.len() < MIN_SECRET_LEN || self.raw.iter().any(|(_, v)| v == value) {
+        if !self.push(label, value) {
             return;
+        }
+        // The forms are a few dozen short strings; building fails only past the automaton's
+        // size limits, and then every text is searched form by form instead.
+        self.matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(self.forms.iter().map(|f| &f.text))
+            .ok();
+    }
+
+    /// Record `value` and its forms; false when it is too short to be a secret or known.
+    fn push(&mut self, label: &str, value: &str) -> bool {
+        if value.len() < MIN_SECRET_LEN || self.raw.iter().any(|(_, v)| v == value) {
+            return false;
         }
         self.raw.push((label.to_string(), value.to_string()));
         let b64 = base64_runs(value);
@@ -69,12 +91,7 @@ impl Secrets {
                 text,
             });
         }
-        // The forms are a few dozen short strings; building fails only past the automaton's
-        // size limits, and then every text is searched form by form instead.
-        self.matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(self.forms.iter().map(|f| &f.text))
-            .ok();
+        true
     }
 
     /// Whether there are none.
@@ -184,10 +201,8 @@ impl Secrets {
             None => {
                 for (form, f) in self.forms.iter().enumerate() {
                     let needle = f.text.as_bytes();
-                    for (start, window) in hay.windows(needle.len()).enumerate() {
-                        if window == needle {
-                            push(start, start + needle.len(), form);
-                        }
+                    for start in memchr::memmem::find_iter(hay, needle) {
+                        push(start, start + needle.len(), form);
                     }
                 }
             }

@@ -197,13 +197,20 @@ pub fn error_case(
 }
 
 /// The repository's root: `cases/`, `schemas/`, `README.md`, the workflow. Self-tests find the
-/// tree through this, never through the working directory.
+/// tree through this, never through the working directory (which is `tests/`, this package's).
 pub fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    static ROOT: OnceLock<std::path::PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the self-test package lives in the repository's tests/")
+            .to_path_buf()
+    })
 }
 
 /// The `errcontract` binary under test, as a command to add arguments to. The one place the
-/// self-tests name it.
+/// self-tests name it: this package builds it from the root's `src/main.rs` under a second
+/// name, so that the main job never waits on it.
 pub fn errcontract() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_errcontract"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_errcontract-under-test"))
 }

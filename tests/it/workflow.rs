@@ -77,14 +77,22 @@ fn shards_partition_the_suite_and_one_job_merges_them() {
         "each shard writes its own directory"
     );
     let merge = &jobs["merge"];
-    assert_eq!(merge["needs"].as_str(), Some("shard"));
+    let needs: Vec<&str> = merge["needs"]
+        .as_vec()
+        .expect("the merge job's needs, a list")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(needs.contains(&"shard"), "the merge waits for the shards");
     assert_eq!(
         merge["if"].as_str(),
         Some("always()"),
         "merged even when cases fail"
     );
     assert!(
-        runs(merge).iter().any(|r| r.contains("-- report ")),
+        runs(merge)
+            .iter()
+            .any(|r| r.contains("errcontract report reports")),
         "{:?}",
         runs(merge)
     );
@@ -99,6 +107,83 @@ fn shards_partition_the_suite_and_one_job_merges_them() {
         })
         .count();
     assert_eq!(uploads, 1, "the merge job uploads the reports");
+}
+
+/// The commands of a job that compile: any cargo command but nextest's run from an archive.
+fn compiling(job: &Yaml) -> Vec<String> {
+    runs(job)
+        .iter()
+        .flat_map(|r| {
+            r.lines()
+                .map(str::trim)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| l.starts_with("cargo ") && !l.contains("--archive-file"))
+        .collect()
+}
+
+#[test]
+fn the_suite_is_compiled_once_and_the_shards_and_merge_run_what_it_built() {
+    let (_, wf) = workflow();
+    let jobs = &wf["jobs"];
+    let build = &jobs["build"];
+    let archive = runs(build)
+        .into_iter()
+        .find(|r| r.starts_with("cargo nextest archive"))
+        .expect("the build job makes a nextest archive");
+    assert!(archive.contains("--test contract"), "{archive}");
+    let file = archive
+        .split_whitespace()
+        .skip_while(|w| *w != "--archive-file")
+        .nth(1)
+        .expect("the archive's file name")
+        .to_string();
+    let uploaded = build["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["with"]["path"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        uploaded.contains(&file),
+        "the archive is uploaded: {uploaded}"
+    );
+    assert!(
+        uploaded.contains("target/debug/errcontract"),
+        "the binary the merge runs is uploaded: {uploaded}"
+    );
+    for name in ["shard", "merge"] {
+        let job = &jobs[name];
+        assert!(
+            compiling(job).is_empty(),
+            "the {name} job compiles again: {:?}",
+            compiling(job)
+        );
+        let needs = match &job["needs"] {
+            Yaml::String(one) => vec![one.clone()],
+            Yaml::Array(list) => list
+                .iter()
+                .filter_map(|y| y.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        };
+        assert!(
+            needs.iter().any(|n| n == "build"),
+            "the {name} job waits for the build"
+        );
+    }
+    let shard_run = runs(&jobs["shard"]).join("\n");
+    for part in [
+        format!("--archive-file {file}"),
+        "--workspace-remap .".to_string(),
+    ] {
+        assert!(
+            shard_run.contains(&part),
+            "the shards run from the archive: {shard_run}"
+        );
+    }
 }
 
 #[test]
@@ -137,7 +222,7 @@ fn the_workflow_runs_the_commands_the_readme_documents() {
             for line in run
                 .lines()
                 .map(str::trim)
-                .filter(|l| l.starts_with("cargo "))
+                .filter(|l| l.starts_with("cargo ") || l.starts_with("target/debug/errcontract "))
             {
                 assert!(
                     documented.iter().any(|d| d == line),
@@ -147,5 +232,8 @@ fn the_workflow_runs_the_commands_the_readme_documents() {
             }
         }
     }
-    assert!(checked >= 2, "the shard and merge commands were checked");
+    assert!(
+        checked >= 3,
+        "the build, shard and merge commands were checked"
+    );
 }
