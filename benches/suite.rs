@@ -1833,6 +1833,28 @@ fn main() -> ExitCode {
             .unwrap_or(Corpus::RoleKeys);
         return plain_loop(&base, n, c, corpus);
     }
+    // `--fast-target ADDR`: serve the fast target alone until killed, to profile a run by hand
+    // (`--write-cases` writes the cases it answers).
+    if let Some(at) = args.iter().position(|a| a == "--fast-target") {
+        let addr = args.get(at + 1).cloned().unwrap_or("127.0.0.1:8080".into());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        return runtime.block_on(async {
+            match TcpListener::bind(&addr).await {
+                Ok(listener) => {
+                    eprintln!("suite bench: fast target on http://{addr}");
+                    fast_target(listener, Arc::new(AtomicU64::new(0))).await;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("suite bench: bind {addr}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        });
+    }
     // `--write-cases DIR N [BASE]`: write the generated case (and Hurl) files to inspect or lint.
     if let Some(at) = args.iter().position(|a| a == "--write-cases") {
         let dir = PathBuf::from(args.get(at + 1).cloned().unwrap_or_else(|| ".".into()));
