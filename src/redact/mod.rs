@@ -38,6 +38,9 @@ pub struct Secrets {
     /// Every form at once, so a text costs one pass however many keys and forms there are;
     /// leftmost-longest, so a form inside a longer one is replaced by the longer.
     matcher: Option<AhoCorasick>,
+    /// Each form's substring searcher, for when there is no automaton (a literal, or past the
+    /// automaton's limits); built once with the form.
+    finders: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -85,6 +88,8 @@ impl Secrets {
         self.raw.push((label.to_string(), value.to_string()));
         let b64 = base64_runs(value);
         for text in encoded_forms(value) {
+            self.finders
+                .push(memchr::memmem::Finder::new(text.as_bytes()).into_owned());
             self.forms.push(Form {
                 label: label.to_string(),
                 base64: b64.contains(&text),
@@ -199,10 +204,10 @@ impl Secrets {
                 }
             }
             None => {
-                for (form, f) in self.forms.iter().enumerate() {
-                    let needle = f.text.as_bytes();
-                    for start in memchr::memmem::find_iter(hay, needle) {
-                        push(start, start + needle.len(), form);
+                for (form, finder) in self.finders.iter().enumerate() {
+                    let len = finder.needle().len();
+                    for start in finder.find_iter(hay) {
+                        push(start, start + len, form);
                     }
                 }
             }
