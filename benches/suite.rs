@@ -830,10 +830,18 @@ impl Settings {
         Settings {
             rows: env_list("SUITE_BENCH_ROWS", rows),
             corpora: {
-                let mut c: Vec<Corpus> = env_list("SUITE_BENCH_CORPORA", "role,case")
-                    .iter()
-                    .filter_map(|v| Corpus::parse(&v.to_ascii_lowercase().replace('-', "")))
-                    .collect();
+                let mut c = Vec::new();
+                for name in env_list("SUITE_BENCH_CORPORA", "role,case") {
+                    match Corpus::parse(&name.to_ascii_lowercase().replace('-', "")) {
+                        Some(corpus) => c.push(corpus),
+                        None => {
+                            eprintln!(
+                                "suite bench: SUITE_BENCH_CORPORA: no corpus {name:?}; the corpora are `role` and `case`"
+                            );
+                            std::process::exit(2);
+                        }
+                    }
+                }
                 c.sort();
                 c.dedup();
                 c

@@ -58,9 +58,10 @@ impl Secrets {
         Self::default()
     }
 
-    /// One value met on the way (a case's own `Authorization`), searched for without building
-    /// anything: its few forms are found one by one with a substring search, which costs less
-    /// for one text than building an automaton would.
+    /// One value met on the way (a case's own `Authorization`), searched for without an
+    /// automaton: its dozen encoded forms each get a substring searcher, which for the few texts
+    /// of one response costs far less than building an automaton would. The views with escapes
+    /// undone are computed again for it (once per text).
     pub fn literal(label: &str, value: &str) -> Self {
         let mut secrets = Self::new();
         secrets.push(label, value);

@@ -147,6 +147,14 @@ impl SetupError {
         Some(match self {
             // Its own text ends with its help.
             SetupError::Settings(_) => return None,
+            SetupError::Schemas(crate::contract::ContractError::Read { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && *path == crate::contract::default_schemas_dir() =>
+            {
+                "this build reads its schemas and cases from the checkout it was built in, which is \
+                 not here (a nextest archive run elsewhere?): run it in a checkout at that path, or \
+                 set ERRCONTRACT_SCHEMAS and ERRCONTRACT_CASES to this checkout's schemas/ and cases/"
+            }
             SetupError::Schemas(_) => {
                 "fix the schema, or point ERRCONTRACT_SCHEMAS at a valid schemas directory"
             }
@@ -219,5 +227,24 @@ mod tests {
         });
         assert_eq!(none.exit_code(), exit::NO_CASE_RUN);
         assert_eq!(none.help(), Some(LIST));
+    }
+
+    #[test]
+    fn a_build_run_away_from_its_checkout_says_which_variables_to_set() {
+        use crate::contract::{ContractError, default_schemas_dir};
+        let missing = |path| {
+            SetupError::Schemas(ContractError::Read {
+                path,
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })
+        };
+        let moved = missing(default_schemas_dir()).help().unwrap();
+        assert!(
+            moved.contains("ERRCONTRACT_SCHEMAS") && moved.contains("ERRCONTRACT_CASES"),
+            "{moved}"
+        );
+        // A directory the user named that is missing is theirs to fix.
+        let named = missing("/nowhere/schemas".into()).help().unwrap();
+        assert!(named.starts_with("fix the schema"), "{named}");
     }
 }
