@@ -21,6 +21,7 @@ mod plan;
 mod setup;
 mod slot;
 mod target;
+mod traffic;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use conclude::{Concluded, Finished, Judging, Output, Results, Written, concl
 pub use merge::{MergeOutcome, merge};
 pub use setup::{NothingSelected, SetupError};
 pub(crate) use slot::Shown;
+pub use traffic::{Traffic, TrafficCheck, TrafficOutcome, Trial, check_files};
 
 use crate::case::{self, CaseError, Loaded, TRIAL_PREFIX};
 use crate::contract::Contract;
@@ -408,6 +410,7 @@ impl Started {
             entries: collected.entries,
             matrix: collected.matrix,
             sent: collected.sent,
+            guards: Vec::new(),
         };
         let judging = Judging {
             max_inconclusive: self.settings.max_inconclusive,

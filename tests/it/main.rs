@@ -33,5 +33,6 @@ mod schema_files;
 mod secrets;
 mod singleton_fields;
 mod tls;
+mod traffic;
 mod waits;
 mod workflow;
