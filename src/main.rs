@@ -622,7 +622,40 @@ fn proxy(
     record: Option<PathBuf>,
     idle_exit: Option<u64>,
 ) -> ExitCode {
-    let _ = (upstream, listen, record, idle_exit);
-    eprintln!("error: not built yet");
-    exit::code(exit::SETUP)
+    use errcontract::session::Live;
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let options = errcontract::session::ProxyOptions {
+        upstream: upstream.to_string(),
+        listen,
+        record,
+        idle_exit: idle_exit.map(std::time::Duration::from_secs),
+    };
+    let mut live = |event: Live<'_>| match event {
+        Live::Listening(addr, upstream) => {
+            println!("errcontract proxy: listening on http://{addr}, forwarding to {upstream}");
+            println!("  stop with ctrl-c (SIGINT) or SIGTERM: the reports are written then");
+        }
+        Live::Break(line) => println!("break: {line}"),
+        Live::Upstream(why) => eprintln!("warning: the upstream could not be asked: {why}"),
+        Live::RecordFailed(why) => {
+            eprintln!("warning: cannot write the recording ({why}): recording stopped")
+        }
+    };
+    match errcontract::session::proxy(settings, options, &mut live) {
+        Ok(outcome) => {
+            match outcome.stopped {
+                errcontract::session::Stopped::Idle => {
+                    println!("errcontract proxy: no traffic for the idle time: stopped")
+                }
+                errcontract::session::Stopped::Signal(s) => {
+                    println!("errcontract proxy: stopped by {}", s.as_str())
+                }
+            }
+            traffic_done(&outcome.traffic)
+        }
+        Err(e) => setup_failed(&e),
+    }
 }

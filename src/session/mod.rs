@@ -18,6 +18,7 @@ mod conclude;
 mod merge;
 mod models;
 mod plan;
+mod proxy;
 mod setup;
 mod slot;
 mod target;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use conclude::{Concluded, Finished, Judging, Output, Results, Written, conclude, finish};
 pub use merge::{MergeOutcome, merge};
+pub use proxy::{Live, ProxyOptions, ProxyOutcome, Stopped, proxy};
 pub use setup::{NothingSelected, SetupError};
 pub(crate) use slot::Shown;
 pub use traffic::{Traffic, TrafficCheck, TrafficOutcome, Trial, check_files};

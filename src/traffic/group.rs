@@ -170,6 +170,8 @@ impl<'c> Checker<'c> {
     pub fn observe(&mut self, ex: &Exchange, now: SystemTime) -> Option<Break> {
         let now = answered_at(ex).unwrap_or(now);
         self.exchanges += 1;
+        // Every exchange's key is learnt, checked or not: a recording redacts it too.
+        let has_key = self.learn_key(&ex.request_headers);
         let path = ex.path();
         let endpoint = self
             .contract
@@ -187,7 +189,6 @@ impl<'c> Checker<'c> {
             return None;
         };
         self.checked += 1;
-        let has_key = self.learn_key(&ex.request_headers);
         if !has_key {
             self.key_not_recorded += 1;
         }

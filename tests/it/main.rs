@@ -27,6 +27,7 @@ mod long_jobs;
 mod mutants;
 mod output;
 mod proxy;
+mod proxy_record;
 mod reports;
 mod reproduce;
 mod schema_files;
