@@ -408,3 +408,86 @@ async fn traffic_that_keeps_the_contract_passes_live_and_recorded_whatever_the_w
         );
     }
 }
+
+/// The official Python SDK (`scripts/sdk_check.py`: every error class, retries, strict
+/// parsing) through the proxy in front of the built-in server: the SDK sees what it would see
+/// straight (the proxy changes nothing), and the proxy finds no break. Where Python cannot
+/// install the SDK, the test says what it skipped and passes.
+#[test]
+fn the_python_sdk_through_the_proxy_sees_no_difference_and_no_break() {
+    let root = crate::support::root();
+    let venv = root.join("target/sdk-check-venv");
+    let python = venv.join("bin/python");
+    let has_sdk = |python: &Path| {
+        std::process::Command::new(python)
+            .args(["-c", "import getimg"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has_sdk(&python) {
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+            .is_ok_and(|o| o.status.success())
+            && std::process::Command::new(&python)
+                .args(["-m", "pip", "install", "-q", "getimg>=0.4,<0.5"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+        if !made || !has_sdk(&python) {
+            eprintln!(
+                "skipped: the getimg Python SDK cannot be installed here (python3 -m venv and pip install getimg failed); nothing was checked through it"
+            );
+            return;
+        }
+    }
+    let server_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut server = crate::support::errcontract()
+        .args([
+            "serve",
+            "--addr",
+            &server_addr.to_string(),
+            "--rate-window-secs",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(server_addr).is_err() {
+        assert!(Instant::now() < deadline, "serve never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy, addr, lines) = start_proxy(server_addr, dir.path());
+    let sdk = std::process::Command::new(&python)
+        .arg(root.join("scripts/sdk_check.py"))
+        .args(["--addr", &addr.to_string()])
+        .output()
+        .expect("the SDK check runs");
+    let (code, said) = stop(proxy, lines);
+    let _ = server.kill();
+    let _ = server.wait();
+    let sdk_said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&sdk.stdout),
+        String::from_utf8_lossy(&sdk.stderr)
+    );
+    assert!(
+        sdk.status.success(),
+        "the SDK saw a difference:\n{sdk_said}"
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert!(!said.contains("break:"), "{said}");
+    let checked: usize = said
+        .split("checked ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(checked >= 10, "the SDK's errors were checked: {said}");
+}
