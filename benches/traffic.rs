@@ -99,7 +99,7 @@ fn generate(path: &Path, mb: u64) -> u64 {
         ),
         (
             500,
-            r#"{"error":{"message":"Something went wrong on our side.","type":"api_error","param":null,"code":"server_error"}}"#,
+            r#"{"error":{"message":"Something went wrong on our side.","type":"invalid_request_error","param":null,"code":"server_error"}}"#,
             "",
         ),
     ];

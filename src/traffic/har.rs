@@ -1,20 +1,19 @@
-//! HAR 1.x, streamed: a `DeserializeSeed` walks `log` and hands each element of `log.entries`
-//! on as it is read, so a file of any size is held one entry at a time. Each entry is read
-//! twice over its own bytes: once as raw JSON (so a malformed entry is located and skipped, the
-//! rest read on), then into the fields checks need. `content.text` is already decoded (HAR
-//! stores bodies decompressed whatever `Content-Encoding` says) or base64 with `encoding`.
-//! Fields beginning with `_`, and any other field, are ignored.
+//! HAR 1.x, streamed: a scanner walks the document's structure (`log`, its `version`, its
+//! `entries`) and cuts each element of `log.entries` out as it is read, so a file of any size is
+//! held one entry at a time; each entry is then deserialized on its own (from its bytes, where
+//! serde reads fastest), so a malformed entry is located and skipped and the rest read on.
+//! Inside an entry the scanner only counts braces outside strings, at `memchr`'s speed over the
+//! long base64 bodies HARs are made of. `content.text` is already decoded (HAR stores bodies
+//! decompressed whatever `Content-Encoding` says) or base64 with `encoding`. Fields beginning
+//! with `_`, and any other field, are ignored.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::io::BufRead;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 use super::input::Problem;
 use super::{Exchange, Place};
@@ -68,47 +67,438 @@ struct Content<'a> {
     size: Option<i64>,
 }
 
+/// Bytes read at a time.
+const CHUNK: usize = 1 << 20;
+/// An entry longer than this is skipped (located), never held whole.
+pub const MAX_ENTRY: usize = 256 * 1024 * 1024;
+
 /// Read the HAR on `reader`.
 pub(super) fn read(
     file: &Arc<str>,
-    reader: Box<dyn BufRead + '_>,
+    mut reader: Box<dyn BufRead + '_>,
     exchange: &mut dyn FnMut(Exchange),
     problem: &mut dyn FnMut(Problem),
 ) {
-    let mut entries = 0usize;
-    let mut on_entry = |index: usize, raw: &RawValue| {
-        entries = index + 1;
-        match serde_json::from_str::<Entry<'_>>(raw.get()) {
-            Err(e) => problem(Problem::new(
-                file,
-                Some(format!("entry {index}")),
-                format!("not a HAR entry ({e}): not checked"),
-            )),
-            Ok(entry) => match to_exchange(file, index, entry) {
-                Ok(ex) => exchange(ex),
-                Err(why) => problem(Problem::new(file, Some(format!("entry {index}")), why)),
-            },
+    let mut scan = Scanner::default();
+    let mut on_entry = |index: usize, bytes: &[u8]| match serde_json::from_slice::<Entry<'_>>(bytes)
+    {
+        Err(e) => problem(Problem::new(
+            file,
+            Some(format!("entry {index}")),
+            format!(
+                "not a HAR entry ({}): not checked",
+                e.to_string().split(" at line ").next().unwrap_or_default()
+            ),
+        )),
+        Ok(entry) => match to_exchange(file, index, entry) {
+            Ok(ex) => exchange(ex),
+            Err(why) => problem(Problem::new(file, Some(format!("entry {index}")), why)),
+        },
+    };
+    let mut chunk = vec![0u8; CHUNK];
+    let outcome = loop {
+        let n = match std::io::Read::read(&mut reader, &mut chunk) {
+            Ok(0) => break scan.end(),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(Stop::Read(e.to_string())),
+        };
+        if let Err(stop) = scan.feed(&chunk[..n], &mut on_entry) {
+            break Err(stop);
         }
     };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut on_entry: OnEntry<'_> = &mut on_entry;
-    let outcome = Root {
-        on_entry: &mut on_entry,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
-    if let Err(e) = outcome {
-        let what = if e.is_eof() {
-            format!(
+    let entries = scan.entries;
+    if let Err(stop) = outcome {
+        let (line, column) = scan.place();
+        let at = Some(format!("{line}:{column}"));
+        let message = match stop {
+            Stop::Truncated => format!(
                 "truncated: the file ends inside the HAR, after {entries} entries were read (they were checked)"
-            )
-        } else {
-            let msg = e.to_string();
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            format!("{msg} (after {entries} entries, which were checked)")
+            ),
+            Stop::Syntax(what) => {
+                format!("not JSON: {what} (after {entries} entries, which were checked)")
+            }
+            Stop::NoLog => "no `log` object: not a HAR file".into(),
+            Stop::Version(v) => format!("HAR version {v}: only HAR 1.x is read"),
+            Stop::Read(e) => format!("cannot read on: {e}"),
         };
-        let at = (e.line() > 0).then(|| format!("{}:{}", e.line(), e.column()));
-        problem(Problem::new(file, at, what));
+        problem(Problem::new(file, at, message));
+    }
+    for index in scan.too_long {
+        problem(Problem::new(
+            file,
+            Some(format!("entry {index}")),
+            format!("longer than {MAX_ENTRY} bytes: not checked"),
+        ));
+    }
+}
+
+/// Why the scan stopped.
+#[derive(Debug)]
+enum Stop {
+    Truncated,
+    Syntax(String),
+    NoLog,
+    Version(String),
+    Read(String),
+}
+
+/// The key an object's member has, as far as the scan cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    None,
+    Log,
+    Entries,
+    Version,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// An object: the key of the member being read, and whether a key comes next.
+    Object {
+        key: Key,
+        expect_key: bool,
+    },
+    Array,
+}
+
+/// An entry being cut out.
+#[derive(Default)]
+struct Cut {
+    bytes: Vec<u8>,
+    /// Braces open (0 when the entry is a scalar or array, which ends at `,` or `]`).
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// Longer than [`MAX_ENTRY`]: read to its end, not kept.
+    skipping: bool,
+}
+
+/// The scanner's state across chunks.
+#[derive(Default)]
+struct Scanner {
+    stack: Vec<Open>,
+    /// A string (key or value) being read outside entries, and whether it is a key.
+    string: Option<(Vec<u8>, bool, bool)>,
+    cut: Option<Cut>,
+    log_seen: bool,
+    /// Entries cut so far.
+    entries: usize,
+    too_long: Vec<usize>,
+    /// Lines and bytes since the last newline, of what was scanned.
+    lines: usize,
+    column: usize,
+    root_done: bool,
+}
+
+impl Scanner {
+    fn place(&self) -> (usize, usize) {
+        (self.lines + 1, self.column + 1)
+    }
+
+    fn in_entries(&self) -> bool {
+        matches!(
+            self.stack.as_slice(),
+            [
+                Open::Object { key: Key::Log, .. },
+                Open::Object {
+                    key: Key::Entries,
+                    ..
+                },
+                Open::Array
+            ]
+        )
+    }
+
+    fn at_version(&self) -> bool {
+        matches!(
+            self.stack.as_slice(),
+            [
+                Open::Object { key: Key::Log, .. },
+                Open::Object {
+                    key: Key::Version,
+                    expect_key: false
+                }
+            ]
+        )
+    }
+
+    fn count(&mut self, bytes: &[u8]) {
+        match memchr::memrchr(b'\n', bytes) {
+            Some(last) => {
+                self.lines += memchr::memchr_iter(b'\n', bytes).count();
+                self.column = bytes.len() - last - 1;
+            }
+            None => self.column += bytes.len(),
+        }
+    }
+
+    fn end(&mut self) -> Result<(), Stop> {
+        if self.cut.is_some() || self.string.is_some() || !self.stack.is_empty() {
+            return Err(Stop::Truncated);
+        }
+        if !self.log_seen {
+            return Err(Stop::NoLog);
+        }
+        Ok(())
+    }
+
+    fn feed(
+        &mut self,
+        mut bytes: &[u8],
+        on_entry: &mut dyn FnMut(usize, &[u8]),
+    ) -> Result<(), Stop> {
+        while !bytes.is_empty() {
+            let used = if self.cut.is_some() {
+                self.cut_on(bytes, on_entry)
+            } else if self.string.is_some() {
+                self.string_on(bytes)?
+            } else {
+                self.structure(bytes, on_entry)?
+            };
+            self.count(&bytes[..used]);
+            bytes = &bytes[used..];
+        }
+        Ok(())
+    }
+
+    /// Inside an entry: to its end, or the end of `bytes`. Returns the bytes used.
+    fn cut_on(&mut self, bytes: &[u8], on_entry: &mut dyn FnMut(usize, &[u8])) -> usize {
+        let cut = self.cut.as_mut().expect("cutting");
+        let mut i = 0;
+        let mut done = None;
+        while i < bytes.len() {
+            if cut.in_string {
+                if cut.escaped {
+                    cut.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    None => {
+                        i = bytes.len();
+                    }
+                    Some(j) => {
+                        if bytes[i + j] == b'\\' {
+                            cut.escaped = true;
+                        } else {
+                            cut.in_string = false;
+                        }
+                        i += j + 1;
+                    }
+                }
+                continue;
+            }
+            match memchr::memchr3(b'"', b'{', b'}', &bytes[i..]) {
+                None => {
+                    i = bytes.len();
+                }
+                Some(j) => {
+                    let at = i + j;
+                    i = at + 1;
+                    match bytes[at] {
+                        b'"' => cut.in_string = true,
+                        b'{' => cut.depth += 1,
+                        _ => {
+                            cut.depth = cut.depth.saturating_sub(1);
+                            if cut.depth == 0 {
+                                done = Some(i);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let used = done.unwrap_or(i);
+        if !cut.skipping {
+            if cut.bytes.len() + used > MAX_ENTRY {
+                cut.skipping = true;
+                cut.bytes = Vec::new();
+            } else {
+                cut.bytes.extend_from_slice(&bytes[..used]);
+            }
+        }
+        if done.is_some() {
+            let cut = self.cut.take().expect("cutting");
+            if cut.skipping {
+                self.too_long.push(self.entries);
+            } else {
+                on_entry(self.entries, &cut.bytes);
+            }
+            self.entries += 1;
+        }
+        used
+    }
+
+    /// A string outside entries, to its closing quote.
+    fn string_on(&mut self, bytes: &[u8]) -> Result<usize, Stop> {
+        let (text, is_key, escaped) = self.string.as_mut().expect("a string");
+        let mut i = 0;
+        while i < bytes.len() {
+            if *escaped {
+                *escaped = false;
+                text.push(bytes[i]);
+                i += 1;
+                continue;
+            }
+            match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                None => {
+                    if text.len() < 64 {
+                        text.extend_from_slice(&bytes[i..bytes.len().min(i + 64)]);
+                    }
+                    return Ok(bytes.len());
+                }
+                Some(j) => {
+                    if text.len() < 64 {
+                        text.extend_from_slice(&bytes[i..i + j]);
+                    }
+                    if bytes[i + j] == b'\\' {
+                        *escaped = true;
+                        i += j + 1;
+                        continue;
+                    }
+                    let (text, is_key) = (std::mem::take(text), *is_key);
+                    self.string = None;
+                    self.string_done(&text, is_key)?;
+                    return Ok(i + j + 1);
+                }
+            }
+        }
+        Ok(bytes.len())
+    }
+
+    fn string_done(&mut self, text: &[u8], is_key: bool) -> Result<(), Stop> {
+        if is_key {
+            let depth = self.stack.len();
+            let key = match (depth, text) {
+                (1, b"log") => {
+                    self.log_seen = true;
+                    Key::Log
+                }
+                (2, b"entries")
+                    if self.stack[0]
+                        == (Open::Object {
+                            key: Key::Log,
+                            expect_key: false,
+                        }) =>
+                {
+                    Key::Entries
+                }
+                (2, b"version")
+                    if self.stack[0]
+                        == (Open::Object {
+                            key: Key::Log,
+                            expect_key: false,
+                        }) =>
+                {
+                    Key::Version
+                }
+                _ => Key::Other,
+            };
+            if let Some(Open::Object { key: k, expect_key }) = self.stack.last_mut() {
+                *k = key;
+                *expect_key = false;
+            }
+            return Ok(());
+        }
+        if self.at_version() {
+            let version = String::from_utf8_lossy(text).into_owned();
+            // A later minor version is read; another major is not HAR as we know it.
+            if !(version.starts_with("1.") || version == "1") {
+                return Err(Stop::Version(version));
+            }
+        }
+        Ok(())
+    }
+
+    /// Outside entries and strings: one token. Returns the bytes used.
+    fn structure(
+        &mut self,
+        bytes: &[u8],
+        on_entry: &mut dyn FnMut(usize, &[u8]),
+    ) -> Result<usize, Stop> {
+        let b = bytes[0];
+        if self.root_done && !b.is_ascii_whitespace() {
+            return Err(Stop::Syntax("more after the HAR's end".into()));
+        }
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' | b':' => {}
+            b',' => {
+                if let Some(Open::Object { expect_key, .. }) = self.stack.last_mut() {
+                    *expect_key = true;
+                }
+            }
+            b'{' | b'[' if self.in_entries() => {
+                // A non-object element is cut out too, and refused by its own parse.
+                self.cut = Some(Cut {
+                    depth: 0,
+                    ..Cut::default()
+                });
+                if b == b'[' {
+                    return Err(Stop::Syntax("an entry that is an array".into()));
+                }
+                return Ok(0);
+            }
+            b'{' => self.stack.push(Open::Object {
+                key: Key::None,
+                expect_key: true,
+            }),
+            b'[' => self.stack.push(Open::Array),
+            b'}' | b']' => {
+                let open = self.stack.pop();
+                let fits = matches!(
+                    (b, open),
+                    (b'}', Some(Open::Object { .. })) | (b']', Some(Open::Array))
+                );
+                if !fits {
+                    return Err(Stop::Syntax(format!("unexpected `{}`", b as char)));
+                }
+                if self.stack.is_empty() {
+                    self.root_done = true;
+                }
+            }
+            b'"' => {
+                let is_key = matches!(
+                    self.stack.last(),
+                    Some(Open::Object {
+                        expect_key: true,
+                        ..
+                    })
+                );
+                self.string = Some((Vec::new(), is_key, false));
+            }
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' if self.in_entries() => {
+                // A scalar where an entry should be: refused by its own parse, located.
+                let end = bytes
+                    .iter()
+                    .position(|c| !matches!(c, b'-' | b'+' | b'.' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'))
+                    .unwrap_or(bytes.len());
+                on_entry(self.entries, &bytes[..end]);
+                self.entries += 1;
+                return Ok(end);
+            }
+            b'-'
+            | b'+'
+            | b'.'
+            | b'e'
+            | b'E'
+            | b'0'..=b'9'
+            | b't'
+            | b'r'
+            | b'u'
+            | b'f'
+            | b'a'
+            | b'l'
+            | b's'
+            | b'n'
+                if !self.stack.is_empty() => {}
+            other => {
+                return Err(Stop::Syntax(format!("unexpected {:?}", char::from(other))));
+            }
+        }
+        Ok(1)
     }
 }
 
@@ -163,105 +553,44 @@ fn body(content: Content<'_>) -> Option<Bytes> {
     Some(Bytes::from(text.into_owned()))
 }
 
-type OnEntry<'f> = &'f mut dyn FnMut(usize, &RawValue);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-struct Root<'f, 'g> {
-    on_entry: &'g mut OnEntry<'f>,
-}
-
-impl<'de> DeserializeSeed<'de> for Root<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Root<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a HAR object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut log = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "log" {
-                map.next_value_seed(Log {
-                    on_entry: &mut *self.on_entry,
-                })?;
-                log = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    /// The entries a document's bytes give, fed `step` bytes at a time.
+    fn cut(doc: &str, step: usize) -> (Vec<String>, Result<(), String>) {
+        let mut scan = Scanner::default();
+        let mut got = Vec::new();
+        let mut on = |_: usize, b: &[u8]| got.push(String::from_utf8_lossy(b).into_owned());
+        let mut outcome = Ok(());
+        for chunk in doc.as_bytes().chunks(step) {
+            if let Err(e) = scan.feed(chunk, &mut on) {
+                outcome = Err(format!("{e:?}"));
+                break;
             }
         }
-        if !log {
-            return Err(serde::de::Error::custom("no `log` object: not a HAR file"));
+        if outcome.is_ok() {
+            outcome = scan.end().map_err(|e| format!("{e:?}"));
         }
-        Ok(())
+        (got, outcome)
     }
-}
 
-struct Log<'f, 'g> {
-    on_entry: &'g mut OnEntry<'f>,
-}
-
-impl<'de> DeserializeSeed<'de> for Log<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Log<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("HAR's `log` object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "version" => {
-                    let version: Cow<'de, str> = map.next_value()?;
-                    // A later minor version is read; another major is not HAR as we know it.
-                    if !(version.starts_with("1.") || version == "1") {
-                        return Err(serde::de::Error::custom(format!(
-                            "HAR version {version}: only HAR 1.x is read"
-                        )));
-                    }
-                }
-                "entries" => map.next_value_seed(Entries {
-                    on_entry: &mut *self.on_entry,
-                })?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+    #[test]
+    fn entries_are_cut_whole_whatever_the_chunks_and_the_strings_inside() {
+        let a =
+            r#"{"request": {"url": "/x?q={\"}"}, "response": {"content": {"text": "}}{{\\\"\\"}}}"#;
+        let b = r#"{"_custom": [1, {"k": "]"}]}"#;
+        let doc = format!(
+            "{{\"creator\": {{\"entries\": [9]}}, \"log\": {{\"comment\": \"{{[\", \"version\": \"1.3\", \"entries\": [{a}, {b}], \"pages\": []}}}}\n"
+        );
+        for step in [1, 2, 3, 7, 4096] {
+            let (got, outcome) = cut(&doc, step);
+            assert_eq!(outcome, Ok(()), "step {step}");
+            assert_eq!(got, [a, b], "step {step}");
         }
-        Ok(())
-    }
-}
-
-struct Entries<'f, 'g> {
-    on_entry: &'g mut OnEntry<'f>,
-}
-
-impl<'de> DeserializeSeed<'de> for Entries<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entries<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("HAR's `entries` array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            (self.on_entry)(index, &raw);
-            index += 1;
-        }
-        Ok(())
+        let (_, outcome) = cut(&doc.replace("1.3", "3.0"), 5);
+        assert_eq!(outcome, Err("Version(\"3.0\")".into()));
+        let (got, outcome) = cut(&doc[..doc.len() - 10], 5);
+        assert_eq!((got.len(), outcome), (2, Err("Truncated".into())));
     }
 }
