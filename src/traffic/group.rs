@@ -21,6 +21,8 @@ use super::{Exchange, TRIAL_PREFIX, is_credential};
 const LISTED: usize = 20;
 /// Bytes of a body kept in the evidence.
 const EXCERPT: usize = 4096;
+/// Distinct keys learnt from the traffic at most (each makes the redaction's matcher anew).
+const MAX_LEARNT: usize = 256;
 /// The label a key found in the traffic is redacted as.
 const TRAFFIC_KEY: &str = "a key in the traffic";
 
@@ -123,6 +125,8 @@ pub struct Checker<'c> {
     /// The configured keys, and every bearer token the traffic carried.
     secrets: Secrets,
     groups: BTreeMap<String, Group>,
+    /// Keys learnt from the traffic.
+    learnt: usize,
     /// Exchanges read.
     pub exchanges: usize,
     /// Of those, checked (errors and video polls).
@@ -141,6 +145,7 @@ impl<'c> Checker<'c> {
             contract,
             secrets,
             groups: BTreeMap::new(),
+            learnt: 0,
             exchanges: 0,
             checked: 0,
             body_not_recorded: 0,
@@ -153,13 +158,26 @@ impl<'c> Checker<'c> {
         &self.secrets
     }
 
-    /// Take a bearer token from the traffic as a secret, so nothing written shows it.
+    /// Take a key from the traffic (`Authorization` and the API-key fields) as a secret, so
+    /// nothing written shows it; whether the request carried one. Cookies are masked where
+    /// they are shown, never learnt: a browser capture holds thousands.
     pub fn learn_key(&mut self, headers: &[(String, String)]) -> bool {
         let mut any = false;
-        for (_, value) in headers.iter().filter(|(n, _)| is_credential(n)) {
+        for (name, value) in headers.iter().filter(|(n, _)| is_credential(n)) {
             any = true;
-            let token = value.split_once(' ').map_or(value.as_str(), |(_, t)| t);
-            self.secrets.add(TRAFFIC_KEY, token.trim());
+            let key = ["authorization", "x-api-key", "api-key"]
+                .iter()
+                .any(|k| name.eq_ignore_ascii_case(k));
+            if key && self.learnt < MAX_LEARNT {
+                let token = value
+                    .split_once(' ')
+                    .map_or(value.as_str(), |(_, t)| t)
+                    .trim();
+                if self.secrets.label_of(token).is_none() {
+                    self.secrets.add(TRAFFIC_KEY, token);
+                    self.learnt += 1;
+                }
+            }
         }
         any
     }
