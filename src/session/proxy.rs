@@ -70,8 +70,20 @@ pub fn proxy(
     options: ProxyOptions,
     live: &mut dyn FnMut(Live<'_>),
 ) -> Result<ProxyOutcome, SetupError> {
+    // Keys pass through it: it serves this machine only.
+    if !options.listen.ip().is_loopback() {
+        return Err(SetupError::Listen {
+            addr: options.listen,
+            source: std::io::Error::other(
+                "errcontract proxy listens on loopback only (127.0.0.1, ::1): the keys of the traffic pass through it",
+            ),
+        });
+    }
     let upstream =
-        check_base_url(&options.upstream, settings.allow_insecure).map_err(SetupError::Settings)?;
+        check_base_url(&options.upstream, settings.allow_insecure).map_err(|mut e| {
+            e.var = "--upstream".into();
+            SetupError::Settings(e)
+        })?;
     let upstream = upstream.trim_end_matches('/').to_string();
     let direct = is_loopback(&upstream);
     let client =

@@ -68,7 +68,7 @@ pub(super) fn read(
     loop {
         line.clear();
         number += 1;
-        let too_long = match read_line(&mut reader, &mut line) {
+        let too_long = match read_line(&mut reader, &mut line, MAX_LINE) {
             Ok(None) => return,
             Ok(Some(too_long)) => too_long,
             Err(e) => {
@@ -109,8 +109,12 @@ pub(super) fn read(
 }
 
 /// One line into `line`, without its newline; `None` at the end. `Some(true)`: the line was
-/// longer than [`MAX_LINE`] and was skipped to its end.
-fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+/// longer than `max` and was skipped to its end, never held.
+fn read_line(
+    reader: &mut dyn BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
     let mut any = false;
     let mut too_long = false;
     loop {
@@ -124,7 +128,7 @@ fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Op
             None => (buf, None),
         };
         if !too_long {
-            if line.len() + chunk.len() > MAX_LINE {
+            if line.len() + chunk.len() > max {
                 too_long = true;
                 line.clear();
             } else {
@@ -252,6 +256,23 @@ mod tests {
             response_headers: vec![("content-type".into(), "application/json".into())],
             response_body: Some(Bytes::from(format!("{{\"k\":\"{key}\"}}"))),
         }
+    }
+
+    #[test]
+    fn a_line_too_long_is_skipped_without_being_held() {
+        let text = format!("{}\nshort\n", "x".repeat(100_000));
+        let mut reader = std::io::BufReader::with_capacity(1024, text.as_bytes());
+        let mut line = Vec::new();
+        assert_eq!(read_line(&mut reader, &mut line, 4096).unwrap(), Some(true));
+        assert!(line.capacity() <= 8192, "{}", line.capacity());
+        line.clear();
+        assert_eq!(
+            read_line(&mut reader, &mut line, 4096).unwrap(),
+            Some(false)
+        );
+        assert_eq!(line, b"short");
+        line.clear();
+        assert_eq!(read_line(&mut reader, &mut line, 4096).unwrap(), None);
     }
 
     #[test]

@@ -491,3 +491,35 @@ fn the_python_sdk_through_the_proxy_sees_no_difference_and_no_break() {
         .unwrap_or(0);
     assert!(checked >= 10, "the SDK's errors were checked: {said}");
 }
+
+#[test]
+fn the_proxy_listens_on_loopback_only_and_refuses_a_bad_upstream() {
+    let run = |args: &[&str]| {
+        let out = crate::support::errcontract()
+            .arg("proxy")
+            .args(args)
+            // Bounded even if it did start.
+            .args(["--idle-exit", "5"])
+            .env_remove("ERRCONTRACT_REPORT_DIR")
+            .output()
+            .expect("proxy runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--upstream", "http://127.0.0.1:1", "--listen", "0.0.0.0:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("listens on loopback only"), "{err}");
+    let (code, err) = run(&[
+        "--upstream",
+        "http://staging.example",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--upstream=http://staging.example: plain http"),
+        "{err}"
+    );
+}
