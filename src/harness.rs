@@ -128,7 +128,7 @@ fn shown(trial: &str, verdict: Option<Shown>) -> Result<Completion, Failed> {
 }
 
 /// Which reports were written, or why not.
-fn print_written(written: &Written) {
+pub fn print_written(written: &Written) {
     match written {
         Written::Nothing => {}
         Written::KeptTheRuns(dir) => eprintln!(

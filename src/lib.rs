@@ -48,3 +48,5 @@ pub mod request;
 pub mod run;
 #[doc(hidden)]
 pub mod target;
+#[doc(hidden)]
+pub mod traffic;

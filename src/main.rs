@@ -79,6 +79,35 @@ enum Command {
         #[arg(long)]
         fail_on_new: bool,
     },
+    /// Check recorded traffic against the contract: every error (status 400 or more) and every
+    /// poll of a video generation, with the checks that need no case; exchanges grouped by
+    /// endpoint and code into trials, gated and reported as a run is (ERRCONTRACT_REPORT_DIR,
+    /// ERRCONTRACT_EXPECTATIONS, the same exit codes).
+    Traffic {
+        /// HAR 1.x files (browsers, mitmproxy, gateways) or errcontract's NDJSON (`proxy
+        /// --record`), gzip-compressed or not; `-` reads stdin.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// A recording reverse proxy on loopback: forwards every request to the upstream unchanged,
+    /// checks each exchange as it passes (one line per contract break), and on SIGINT/SIGTERM
+    /// or --idle-exit writes the reports and exits as a run does.
+    Proxy {
+        /// The API to forward to (staging, or `errcontract serve`); TLS, ERRCONTRACT_CA_CERT
+        /// and the proxy variables apply as in a run.
+        #[arg(long)]
+        upstream: String,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:4011")]
+        listen: std::net::SocketAddr,
+        /// Write every exchange to FILE as NDJSON, keys redacted (`errcontract traffic FILE`
+        /// checks it again).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Stop after SECS seconds without traffic.
+        #[arg(long, value_name = "SECS")]
+        idle_exit: Option<u64>,
+    },
     /// Print the cases a template derives, as case files (or write them below --out).
     Derive {
         /// The template file (`*.template.json`).
@@ -125,6 +154,13 @@ fn main() -> ExitCode {
             fail_on_new,
         } => diff(&old, &new, fail_on_new),
         Command::Report { dirs, out, partial } => merge_reports(&dirs, out, partial),
+        Command::Traffic { files } => traffic(&files),
+        Command::Proxy {
+            upstream,
+            listen,
+            record,
+            idle_exit,
+        } => proxy(&upstream, listen, record, idle_exit),
         Command::Run { args } => {
             let argv = std::iter::once("errcontract-run".to_string()).chain(args);
             errcontract::harness::main(libtest_mimic::Arguments::from_iter(argv))
@@ -489,4 +525,138 @@ fn merge_reports(dirs: &[PathBuf], out: Option<PathBuf>, partial: bool) -> ExitC
         eprintln!("error: {guard}");
     }
     exit::code(concluded.exit_code)
+}
+
+fn settings() -> Result<errcontract::settings::Settings, ExitCode> {
+    errcontract::settings::Settings::from_env().map_err(|e| {
+        eprintln!("error: {e}");
+        exit::code(exit::SETUP)
+    })
+}
+
+fn setup_failed(e: &errcontract::session::SetupError) -> ExitCode {
+    eprintln!("error: {e}");
+    if let Some(help) = e.help() {
+        eprintln!("  help: {help}");
+    }
+    exit::code(e.exit_code())
+}
+
+fn traffic(files: &[String]) -> ExitCode {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match errcontract::session::check_files(files, settings) {
+        Ok(outcome) => traffic_done(&outcome),
+        Err(e) => setup_failed(&e),
+    }
+}
+
+/// What a traffic check (or the proxy) came to: the input's problems, each group's verdict,
+/// the closing text, the guards, the reports.
+fn traffic_done(outcome: &errcontract::session::TrafficOutcome) -> ExitCode {
+    use errcontract::gate::Verdict;
+    for p in &outcome.problems {
+        eprintln!("warning: {p}");
+    }
+    if outcome.problems_total > outcome.problems.len() {
+        eprintln!(
+            "warning: … and {} more problems with the input",
+            outcome.problems_total - outcome.problems.len()
+        );
+    }
+    println!(
+        "read {} exchange(s); checked {} (errors and video polls) in {} trial(s)",
+        outcome.exchanges,
+        outcome.checked,
+        outcome.trials.len()
+    );
+    if outcome.body_not_recorded > 0 {
+        println!(
+            "not recorded: {} checked exchange(s) have no response body: their body checks were skipped",
+            outcome.body_not_recorded
+        );
+    }
+    if outcome.key_not_recorded > 0 {
+        println!(
+            "not recorded: {} checked exchange(s) carry no Authorization (a sanitized capture): the echo of the request's own key was not checked",
+            outcome.key_not_recorded
+        );
+    }
+    let mut failed = Vec::new();
+    for t in &outcome.trials {
+        let word = match t.verdict {
+            Verdict::Passed => "ok".to_string(),
+            Verdict::ExpectedFailure => {
+                format!("ignored, {}", t.reason.as_deref().unwrap_or_default())
+            }
+            v if v.fails_the_run() => {
+                failed.push(t);
+                "FAILED".to_string()
+            }
+            v => v.as_str().to_string(),
+        };
+        println!("test {} ... {word}", t.name);
+    }
+    for t in failed {
+        println!(
+            "\n---- {} ----\n{}",
+            t.name,
+            t.message.as_deref().unwrap_or("")
+        );
+    }
+    let finished = &outcome.finished;
+    for text in &finished.closing {
+        println!("\n{text}");
+    }
+    for guard in &finished.concluded.guards {
+        eprintln!("errcontract: error: {guard}");
+    }
+    errcontract::harness::print_written(&finished.concluded.written);
+    exit::code(finished.concluded.exit_code)
+}
+
+fn proxy(
+    upstream: &str,
+    listen: std::net::SocketAddr,
+    record: Option<PathBuf>,
+    idle_exit: Option<u64>,
+) -> ExitCode {
+    use errcontract::session::Live;
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let options = errcontract::session::ProxyOptions {
+        upstream: upstream.to_string(),
+        listen,
+        record,
+        idle_exit: idle_exit.map(std::time::Duration::from_secs),
+    };
+    let mut live = |event: Live<'_>| match event {
+        Live::Listening(addr, upstream) => {
+            println!("errcontract proxy: listening on http://{addr}, forwarding to {upstream}");
+            println!("  stop with ctrl-c (SIGINT) or SIGTERM: the reports are written then");
+        }
+        Live::Break(line) => println!("break: {line}"),
+        Live::Upstream(why) => eprintln!("warning: the upstream could not be asked: {why}"),
+        Live::RecordFailed(why) => {
+            eprintln!("warning: cannot write the recording ({why}): recording stopped")
+        }
+    };
+    match errcontract::session::proxy(settings, options, &mut live) {
+        Ok(outcome) => {
+            match outcome.stopped {
+                errcontract::session::Stopped::Idle => {
+                    println!("errcontract proxy: no traffic for the idle time: stopped")
+                }
+                errcontract::session::Stopped::Signal(s) => {
+                    println!("errcontract proxy: stopped by {}", s.as_str())
+                }
+            }
+            traffic_done(&outcome.traffic)
+        }
+        Err(e) => setup_failed(&e),
+    }
 }

@@ -22,6 +22,7 @@ mod finding;
 mod headers;
 mod json;
 mod no_leak;
+mod observed;
 mod poll;
 mod rate_limit_headers;
 mod retry;
@@ -33,6 +34,7 @@ mod table;
 pub(crate) mod testing;
 
 pub use finding::Finding;
+pub use observed::{Observed, check_observed};
 pub use rate_limit_headers::MAX_RESET_SKEW_S;
 pub use retry::{MAX_RETRY_AFTER_S, parse_retry_after};
 

@@ -27,26 +27,7 @@ pub(super) fn check(
             .at(base),
         ];
     };
-    let mut out = Vec::new();
-    let schema = &ctx.contract.video_failure;
-    if !schema.is_valid(body) {
-        let lines: Vec<String> = schema
-            .iter_errors(body)
-            .map(|err| {
-                let at = err.instance_path().to_string();
-                format!("{}: {}", pointer_or_root(&at), err.masked())
-            })
-            .collect();
-        out.push(
-            Finding::new(
-                CheckName::Poll,
-                "a failed generation valid against video-failure.schema.json",
-                violations(lines.len()),
-            )
-            .at(base)
-            .with_detail(lines),
-        );
-    }
+    let mut out: Vec<Finding> = schema(ctx, body, Some(base)).into_iter().collect();
     let error = body.get("error");
     out.extend(fields::code(&f.code, error, base));
     out.extend(fields::message(
@@ -55,9 +36,49 @@ pub(super) fn check(
         f.message_matches.as_deref(),
         base,
     ));
-    let message = error.and_then(|e| e.get("message")).and_then(Value::as_str);
-    out.extend(no_leak::scan(ctx, &body.to_string(), message.unwrap_or("")));
+    out.extend(leak(ctx, body));
     out
+}
+
+/// What every failed generation must be, expected by a case or only observed in traffic: valid
+/// against `video-failure.schema.json` (its code one of the table's), its error leaking no more
+/// than an error response may.
+pub(super) fn failed_object(ctx: &CheckContext<'_>, body: &Value) -> Vec<Finding> {
+    schema(ctx, body, None)
+        .into_iter()
+        .chain(leak(ctx, body))
+        .collect()
+}
+
+/// The body against `video-failure.schema.json`; `base`: where the case expects it.
+fn schema(ctx: &CheckContext<'_>, body: &Value, base: Option<&str>) -> Option<Finding> {
+    let schema = &ctx.contract.video_failure;
+    if schema.is_valid(body) {
+        return None;
+    }
+    let lines: Vec<String> = schema
+        .iter_errors(body)
+        .map(|err| {
+            let at = err.instance_path().to_string();
+            format!("{}: {}", pointer_or_root(&at), err.masked())
+        })
+        .collect();
+    let finding = Finding::new(
+        CheckName::Poll,
+        "a failed generation valid against video-failure.schema.json",
+        violations(lines.len()),
+    )
+    .with_detail(lines);
+    Some(match base {
+        Some(base) => finding.at(base),
+        None => finding,
+    })
+}
+
+/// Keys anywhere in the object; traces, paths and hosts in its message.
+fn leak(ctx: &CheckContext<'_>, body: &Value) -> Option<Finding> {
+    let message = body.pointer("/error/message").and_then(Value::as_str);
+    no_leak::scan(ctx, &body.to_string(), message.unwrap_or(""))
 }
 
 #[cfg(test)]

@@ -9,6 +9,10 @@ pub struct Endpoint {
     pub method: String,
     /// The path template; `{name}` matches one segment.
     pub path: String,
+    /// Whether a `GET` of it polls a long-running job (a video generation): traffic checks
+    /// every answer of it, success or not, for the failed-job object.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub poll: bool,
 }
 
 impl Endpoint {
@@ -44,6 +48,7 @@ mod tests {
         let e = Endpoint {
             method: "GET".into(),
             path: "/v2/videos/generations/{id}".into(),
+            poll: true,
         };
         assert!(e.matches("GET", "/v2/videos/generations/req-123"));
         assert!(e.matches("GET", "/v2/videos/generations/{id}"));

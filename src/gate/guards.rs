@@ -116,6 +116,11 @@ pub enum Guard {
         /// Cases the target cannot serve.
         ignored: usize,
     },
+    /// A traffic check saw no exchange to check: no error and no video poll.
+    NothingChecked {
+        /// Exchanges read.
+        exchanges: usize,
+    },
     /// A merge of fragments lacks cases of the suite (a shard missing, a process killed).
     Incomplete {
         /// How many cases have no result.
@@ -140,7 +145,7 @@ impl Guard {
             Guard::StoppedAnswering { .. } => exit::STOPPED_ANSWERING,
             Guard::KeyRejected { .. } => exit::KEY_REJECTED,
             Guard::TooManyInconclusive { .. } => exit::TOO_MANY_INCONCLUSIVE,
-            Guard::NothingRun { .. } => exit::NO_CASE_RUN,
+            Guard::NothingRun { .. } | Guard::NothingChecked { .. } => exit::NO_CASE_RUN,
             Guard::Incomplete { .. } => exit::INCOMPLETE,
         }
     }
@@ -184,6 +189,10 @@ impl std::fmt::Display for Guard {
                 "{missing} case(s) of the suite have no result in the fragments (a shard missing, a process killed?): {}{}\n  help: merge every shard's directory, or pass --partial for a run of part of the suite",
                 first.join(", "),
                 if *missing > first.len() { ", …" } else { "" }
+            ),
+            Guard::NothingChecked { exchanges } => write!(
+                f,
+                "nothing was checked: of the {exchanges} exchange(s) read, none was an error (status 400 or more) or a poll of a video generation, so the traffic tested nothing\n  help: check traffic that holds errors (a client's test suite exercises them), or the capture's filter; a HAR with every body left out still counts its errors"
             ),
             Guard::NothingRun { ignored } => write!(
                 f,

@@ -255,6 +255,25 @@ impl Probe {
         })
     }
 
+    /// A client that forwards, for `errcontract proxy`: the same TLS (ring, the platform's
+    /// roots and `ERRCONTRACT_CA_CERT`, the client identity) and proxy settings as a run's,
+    /// no redirect followed, no retry, no total timeout (a body streams as long as it takes),
+    /// no user agent of its own.
+    pub fn forwarding(config: &ProbeConfig) -> Result<reqwest::Client, ClientError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = config.tls.client_config()?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tls_backend_preconfigured((*tls).clone());
+        if config.direct {
+            builder = builder.no_proxy();
+        }
+        builder.build().map_err(|e| ClientError::Client(chain(&e)))
+    }
+
     /// The TLS configuration the client uses, for a connection opened beside it.
     pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
         self.tls.clone()

@@ -106,6 +106,25 @@ impl Matrix {
         }
     }
 
+    /// Count one exchange observed in traffic: the table's `code` it carried from `method`
+    /// `path`, and whether the contract held.
+    pub fn observe(&mut self, method: &str, path: &str, code: &str, held: bool) {
+        if !self.codes.iter().any(|c| c == code) {
+            return;
+        }
+        let row = self
+            .endpoints
+            .iter()
+            .position(|e| e.matches(method, path))
+            .unwrap_or(self.endpoints.len());
+        let cell = self.rows[row].1.entry(code.to_string()).or_default();
+        if held {
+            cell.held += 1
+        } else {
+            cell.broken += 1
+        }
+    }
+
     /// Add another run's counts (a shard's, or another process's), row by row and code by code;
     /// a row `other` has that this one lacks is added.
     pub fn absorb(&mut self, other: &Matrix) {

@@ -74,6 +74,9 @@ pub struct Results {
     pub matrix: Matrix,
     /// Whether anything was sent or seen (else there is no matrix to show).
     pub sent: bool,
+    /// Guards the caller found itself (a traffic check that checked nothing), the weightiest
+    /// first; they come before those the results fire.
+    pub guards: Vec<Guard>,
 }
 
 /// How a run's results are judged.
@@ -150,12 +153,13 @@ pub fn finish(
     );
     let counted = doc.counted();
     let recorded = counted.iter().filter(|c| c.verdict.fails_the_run()).count();
-    let conclusion = Conclusion::of(
+    let mut conclusion = Conclusion::of(
         &counted,
         judging.max_inconclusive,
         judging.whole,
         judging.failed_trials > recorded as u64,
     );
+    conclusion.guards.splice(0..0, results.guards);
     let concluded = conclude(&mut doc, conclusion, dir, output, secrets);
     Finished { closing, concluded }
 }

@@ -18,17 +18,21 @@ mod conclude;
 mod merge;
 mod models;
 mod plan;
+mod proxy;
 mod setup;
 mod slot;
 mod target;
+mod traffic;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use conclude::{Concluded, Finished, Judging, Output, Results, Written, conclude, finish};
 pub use merge::{MergeOutcome, merge};
+pub use proxy::{Live, ProxyOptions, ProxyOutcome, Stopped, proxy};
 pub use setup::{NothingSelected, SetupError};
 pub(crate) use slot::Shown;
+pub use traffic::{Traffic, TrafficCheck, TrafficOutcome, Trial, check_files};
 
 use crate::case::{self, CaseError, Loaded, TRIAL_PREFIX};
 use crate::contract::Contract;
@@ -408,6 +412,7 @@ impl Started {
             entries: collected.entries,
             matrix: collected.matrix,
             sent: collected.sent,
+            guards: Vec::new(),
         };
         let judging = Judging {
             max_inconclusive: self.settings.max_inconclusive,

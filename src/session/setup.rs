@@ -77,6 +77,14 @@ pub enum SetupError {
     /// The first connection failed TLS, or the proxy refused it.
     #[error("{0}")]
     Connection(crate::preflight::PreflightError),
+    /// `errcontract proxy` cannot listen where it was asked.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The templates could not be read again with the target's model lists.
     #[error("cannot read the templates: {0}")]
     Templates(std::io::Error),
@@ -138,6 +146,7 @@ impl SetupError {
             | SetupError::Runtime(_)
             | SetupError::Client(_)
             | SetupError::ReferenceServer(_)
+            | SetupError::Listen { .. }
             | SetupError::Templates(_) => exit::SETUP,
         }
     }
@@ -181,6 +190,7 @@ impl SetupError {
             }
             SetupError::Connection(e) => e.help(),
             SetupError::Client(_) => "fix the file the variable names, or unset the variable",
+            SetupError::Listen { .. } => "pick a free address with --listen 127.0.0.1:PORT",
             SetupError::Runtime(_) | SetupError::ReferenceServer(_) | SetupError::Templates(_) => {
                 return None;
             }

@@ -1,0 +1,253 @@
+//! `errcontract traffic`: recorded traffic (HAR as mitmproxy writes it, our NDJSON, gzip,
+//! stdin) checked with the checks that need no case, grouped into trials, gated and reported
+//! as a run is. Fixtures: `tests/fixtures/traffic/mitmproxy-kept.har` is traffic from the
+//! reference server with wire changes that keep the contract (a `Content-Encoding: gzip`
+//! whose text HAR stores decoded, a base64 body, an HTTP-date `Retry-After`, an extra member,
+//! a masked key in a message, chunked); `mitmproxy-broken.har` is the same with three breaks
+//! (a 500 for `invalid_parameter`, an HTML 404, a failed video with a code not in the table).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    crate::support::root()
+        .join("tests/fixtures/traffic")
+        .join(name)
+}
+
+fn traffic(args: &[&str], env: &[(&str, &Path)], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = crate::support::errcontract();
+    cmd.arg("traffic")
+        .args(args)
+        .env_remove("ERRCONTRACT_REPORT_DIR")
+        .env_remove("ERRCONTRACT_EXPECTATIONS")
+        .env_remove("ERRCONTRACT_BASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("errcontract starts");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).expect("stdin written");
+    }
+    drop(input);
+    child.wait_with_output().expect("errcontract ends")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).expect("report.json"))
+        .expect("report.json parses")
+}
+
+#[test]
+fn a_mitmproxy_har_that_keeps_the_contract_passes_whatever_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = fixture("mitmproxy-kept.har");
+    let out = traffic(
+        &[har.to_str().unwrap()],
+        &[("ERRCONTRACT_REPORT_DIR", dir.path())],
+        None,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("read 8 exchange(s); checked 6 (errors and video polls) in 6 trial(s)"),
+        "{all}"
+    );
+    assert!(
+        all.contains("test traffic::GET /v2/videos/generations/{id}::server_error ... ok"),
+        "{all}"
+    );
+    assert!(
+        all.contains("mitmproxy-kept.har: entry 8: no response: not checked"),
+        "{all}"
+    );
+    let doc = report(dir.path());
+    assert!(
+        doc["target"].as_str().unwrap().starts_with("traffic: ")
+            && doc["target"]
+                .as_str()
+                .unwrap()
+                .ends_with("mitmproxy-kept.har"),
+        "{}",
+        doc["target"]
+    );
+    for file in ["junit.xml", "summary.md", "report.html"] {
+        assert!(dir.path().join(file).exists(), "{file}");
+    }
+}
+
+#[test]
+fn a_har_with_breaks_fails_each_group_with_the_break_named_and_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = fixture("mitmproxy-broken.har");
+    let out = traffic(
+        &[har.to_str().unwrap()],
+        &[("ERRCONTRACT_REPORT_DIR", dir.path())],
+        None,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{all}");
+    for (trial, check) in [
+        (
+            "traffic::POST /v2/images/generations::invalid_parameter",
+            "table",
+        ),
+        ("traffic::other::not_found", "content_type"),
+        (
+            "traffic::GET /v2/videos/generations/{id}::unknown_code",
+            "poll",
+        ),
+    ] {
+        assert!(all.contains(&format!("test {trial} ... FAILED")), "{all}");
+        let doc = report(dir.path());
+        let case = doc["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == trial)
+            .unwrap_or_else(|| panic!("{trial} in report.json"));
+        assert_eq!(case["outcome"], "failed");
+        assert_eq!(case["failed_checks"], serde_json::json!([check]), "{case}");
+        assert!(
+            case["file"]
+                .as_str()
+                .unwrap()
+                .contains("mitmproxy-broken.har: entry "),
+            "{case}"
+        );
+    }
+    assert!(
+        all.contains("mitmproxy-broken.har: entry 0 (2026-12-01T10:00:00.000000+00:00) POST /v2/images/generations → 500"),
+        "{all}"
+    );
+    // The valid key of the recording never reaches a report.
+    for file in ["junit.xml", "report.json", "summary.md", "report.html"] {
+        let written = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(!written.contains("sk_test_errcontract_"), "{file}");
+    }
+    assert!(!all.contains("sk_test_errcontract_valid"), "{all}");
+}
+
+#[test]
+fn the_known_failures_gate_applies_to_traffic_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("known.json");
+    std::fs::write(
+        &known,
+        r#"{"known_failures": [
+          {"case": "traffic::POST /v2/images/generations::invalid_parameter", "reason": "500 for bad values", "ticket": "https://t.example/1", "checks": ["table"]},
+          {"glob": "traffic::other::*", "reason": "html 404s", "ticket": "https://t.example/2", "checks": ["content_type"]},
+          {"case": "traffic::GET /v2/videos/generations/{id}::unknown_code", "reason": "new codes", "ticket": "https://t.example/3"}
+        ]}"#,
+    )
+    .unwrap();
+    let har = fixture("mitmproxy-broken.har");
+    let out = traffic(
+        &[har.to_str().unwrap()],
+        &[("ERRCONTRACT_EXPECTATIONS", &known)],
+        None,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains(
+            "test traffic::other::not_found ... ignored, expected failure (https://t.example/2)"
+        ),
+        "{all}"
+    );
+    // The same file on traffic that keeps the contract: unexpected passes fail the gate.
+    let out = traffic(
+        &[fixture("mitmproxy-kept.har").to_str().unwrap()],
+        &[("ERRCONTRACT_EXPECTATIONS", &known)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+}
+
+#[test]
+fn gzip_and_stdin_are_read_and_nothing_checked_is_a_guard() {
+    let har = std::fs::read(fixture("mitmproxy-broken.har")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&har).unwrap();
+    let out = traffic(&["-"], &[], Some(&gz.finish().unwrap()));
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let quiet = r#"{"log": {"version": "1.2", "entries": [
+      {"request": {"method": "GET", "url": "https://api.example/v2/models", "headers": []},
+       "response": {"status": 200, "headers": [], "content": {"size": 2, "text": "[]"}}}]}}"#;
+    let out = traffic(&["-"], &[], Some(quiet.as_bytes()));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(
+        all.contains("nothing was checked: of the 1 exchange(s) read, none was an error"),
+        "{all}"
+    );
+}
+
+#[test]
+fn bad_input_is_located_and_the_rest_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ndjson = dir.path().join("t.ndjson");
+    let good = r#"{"request":{"method":"GET","url":"/v2/nope"},"response":{"status":404,"headers":[["content-type","text/html"]],"body":"<h1>no</h1>"}}"#;
+    std::fs::write(
+        &ndjson,
+        format!("{good}\nnot json at all\n\n{{\"request\": 1}}\n{good}\n"),
+    )
+    .unwrap();
+    let truncated = dir.path().join("cut.har");
+    let har = std::fs::read(fixture("mitmproxy-broken.har")).unwrap();
+    std::fs::write(&truncated, &har[..har.len() / 2]).unwrap();
+    let v2 = dir.path().join("v2.har");
+    std::fs::write(&v2, r#"{"log": {"version": "2.0", "entries": []}}"#).unwrap();
+    let out = traffic(
+        &[
+            ndjson.to_str().unwrap(),
+            truncated.to_str().unwrap(),
+            v2.to_str().unwrap(),
+            "/no/such/file.har",
+        ],
+        &[],
+        None,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{all}");
+    assert!(
+        all.contains("t.ndjson:2:2: not an exchange (expected ident): skipped"),
+        "{all}"
+    );
+    assert!(
+        all.contains("t.ndjson:4:13: not an exchange (invalid type: integer `1`, expected a request or response object): skipped"),
+        "{all}"
+    );
+    assert!(all.contains("cut.har:"), "{all}");
+    assert!(
+        all.contains(
+            "truncated: the file ends inside the HAR, after 4 entries were read (they were checked)"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("HAR version 2.0: only HAR 1.x is read"),
+        "{all}"
+    );
+    assert!(all.contains("/no/such/file.har: cannot read it"), "{all}");
+    assert!(
+        all.contains("traffic::other::no_code: 2 of 2 exchanges broke the contract"),
+        "{all}"
+    );
+    assert!(!all.contains("panicked"), "{all}");
+}
