@@ -173,7 +173,7 @@ impl CheckSet {
 
 /// What the checks found on one response.
 #[derive(Debug, Default, Clone)]
-pub struct Verdict {
+pub struct Checked {
     /// Failed checks, in check order.
     pub findings: Vec<Finding>,
     /// The checks that ran (those that found nothing held).
@@ -186,7 +186,7 @@ pub struct Verdict {
     pub code: Option<String>,
 }
 
-impl Verdict {
+impl Checked {
     /// Whether every check held.
     pub fn passed(&self) -> bool {
         self.findings.is_empty()
@@ -209,8 +209,8 @@ pub struct CheckContext<'a> {
 }
 
 /// Run every applicable check on one response.
-pub fn check_response(ctx: &CheckContext<'_>, resp: &Incoming) -> Verdict {
-    let mut v = Verdict::default();
+pub fn check_response(ctx: &CheckContext<'_>, resp: &Incoming) -> Checked {
+    let mut v = Checked::default();
     let found = &mut v.findings;
     let is_error = !(200..300).contains(&resp.status);
     let applied = &mut v.applied;

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{CheckContext, CheckName, Verdict, check_response, json, poll, rate_limit_headers};
+use super::{CheckContext, CheckName, Checked, check_response, json, poll, rate_limit_headers};
 use crate::probe::Incoming;
 
 /// What an observed response is, for the checks.
@@ -26,7 +26,7 @@ pub fn check_observed(
     resp: &Incoming,
     what: Observed,
     body_recorded: bool,
-) -> Verdict {
+) -> Checked {
     let ctx = CheckContext {
         contract: ctx.contract,
         expect: None,
@@ -37,7 +37,7 @@ pub fn check_observed(
     if body_recorded && what == Observed::Error {
         return check_response(&ctx, resp);
     }
-    let mut v = Verdict::default();
+    let mut v = Checked::default();
     v.applied.insert(CheckName::RateLimitHeaders);
     v.findings.extend(rate_limit_headers::check(resp, ctx.now));
     if !body_recorded || what != Observed::Poll {
@@ -68,7 +68,7 @@ mod tests {
     use crate::contract::RetryAfterRule;
     use crate::redact::Secrets;
 
-    fn checks(v: &Verdict) -> Vec<CheckName> {
+    fn checks(v: &Checked) -> Vec<CheckName> {
         v.findings.iter().map(|f| f.check).collect()
     }
 

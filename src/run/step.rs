@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::case::{Auth, Expect, Poll, Step};
-use crate::check::{self, CheckContext, CheckName, Finding, Verdict};
+use crate::check::{self, CheckContext, CheckName, Checked, Finding};
 use crate::probe::{Exchange, TransportError};
 use crate::request::{self, Request, Vars};
 
@@ -136,7 +136,7 @@ impl Runner {
         expect_at: &str,
         clock: &Clock,
         billable: bool,
-    ) -> Result<(Sent, Verdict), (Inconclusive, usize, Vec<String>)> {
+    ) -> Result<(Sent, Checked), (Inconclusive, usize, Vec<String>)> {
         let started = Instant::now();
         let budget = Duration::from_millis(poll.timeout_ms).max(self.settings.poll_budget);
         let mut interval = Duration::from_millis(poll.interval_ms);
@@ -361,7 +361,7 @@ impl Runner {
         self.settings.throttle_budget.min(left)
     }
 
-    fn check(&self, exchange: &Exchange, expect: Option<(&Expect, &str)>) -> Verdict {
+    fn check(&self, exchange: &Exchange, expect: Option<(&Expect, &str)>) -> Checked {
         let ctx = CheckContext {
             contract: &self.contract,
             expect,
@@ -374,10 +374,10 @@ impl Runner {
             Err(e) => {
                 let mut applied = check::CheckSet::default();
                 applied.insert(CheckName::Transport);
-                Verdict {
+                Checked {
                     findings: vec![transport_finding(e, expect)],
                     applied,
-                    ..Verdict::default()
+                    ..Checked::default()
                 }
             }
         }

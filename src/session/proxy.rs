@@ -89,6 +89,7 @@ pub fn proxy(
     let client =
         Probe::forwarding(&ProbeConfig::of(&settings, direct)).map_err(SetupError::Client)?;
     let max_body = settings.max_body;
+    let client_cert = settings.client_identity.is_some();
     let traffic = Traffic::new(settings)?;
     let mut recorder = match &options.record {
         None => None,
@@ -118,6 +119,7 @@ pub fn proxy(
         upstream: upstream.clone(),
         client,
         max_body,
+        client_cert,
     };
     let server = runtime.spawn(proxy::serve(listener, forward, events_tx, stop_rx, GRACE));
     live(Live::Listening(addr, &upstream));

@@ -42,6 +42,9 @@ pub struct Forward {
     /// Bytes of each body kept for the checks (`ERRCONTRACT_MAX_BODY`); a longer body is
     /// forwarded whole but not recorded.
     pub max_body: usize,
+    /// Whether the client presents a certificate (a TLS alert about certificates then means
+    /// the upstream refused it).
+    pub client_cert: bool,
 }
 
 /// Serve on `listener` until `stop` turns true, then let the connections under way finish
@@ -138,7 +141,11 @@ async fn handle(
     let answer = match upstream.send().await {
         Ok(a) => a,
         Err(e) => {
-            let why = format!("{url}: {}", crate::probe::chain(&e));
+            // A TLS failure is said as a run says it, with the variable that fixes it.
+            let why = match crate::probe::TlsFailure::find(&e, forward.client_cert) {
+                Some(tls) => format!("{url}: {tls}; {}", tls.help()),
+                None => format!("{url}: {}", crate::probe::chain(&e)),
+            };
             let _ = events.send(Event::Upstream(why.clone()));
             let body = Full::new(Bytes::from(format!(
                 "errcontract proxy: the upstream could not be asked: {why}\n"

@@ -591,7 +591,7 @@ async fn the_upstream_may_be_staging_behind_tls_with_the_company_ca() {
         .await
         .unwrap();
     assert!(
-        said.contains("could not be asked") && said.contains("certificate"),
-        "the cause in plain words: {said}"
+        said.contains("could not be asked") && said.contains("ERRCONTRACT_CA_CERT"),
+        "the cause in plain words, and the variable that fixes it: {said}"
     );
 }
