@@ -34,7 +34,7 @@ mod table;
 pub(crate) mod testing;
 
 pub use finding::Finding;
-pub use observed::{Observed, check_observed};
+pub use observed::{Observed, check_observed, redacted_when_recorded};
 pub use rate_limit_headers::MAX_RESET_SKEW_S;
 pub use retry::{MAX_RETRY_AFTER_S, parse_retry_after};
 

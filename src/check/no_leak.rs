@@ -78,7 +78,7 @@ pub(super) fn check(
     finding(problems)
 }
 
-fn finding(problems: Vec<String>) -> Option<Finding> {
+pub(super) fn finding(problems: Vec<String>) -> Option<Finding> {
     (!problems.is_empty()).then(|| {
         Finding::new(
             CheckName::NoLeak,

@@ -59,6 +59,29 @@ pub fn check_observed(
     v
 }
 
+/// `no_leak` for the keys a recording says it took out of the response (`labels`, from
+/// NDJSON's `keys_redacted`): the response carried them when it was recorded. Added to what the
+/// other checks found, so a recording is judged as the live exchange was.
+pub fn redacted_when_recorded(checked: &mut Checked, labels: &[String]) {
+    if labels.is_empty() {
+        return;
+    }
+    checked.applied.insert(CheckName::NoLeak);
+    if checked
+        .findings
+        .iter()
+        .any(|f| f.check == CheckName::NoLeak)
+    {
+        return;
+    }
+    checked
+        .findings
+        .extend(super::no_leak::finding(vec![format!(
+            "the response contained the API key of {} (taken out when it was recorded)",
+            labels.join(", ")
+        )]));
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::check::{CheckContext, CheckName, CheckSet, Finding, Observed, check_observed};
+use crate::check::{
+    CheckContext, CheckName, CheckSet, Finding, Observed, check_observed, redacted_when_recorded,
+};
 use crate::contract::Contract;
 use crate::probe::Incoming;
 use crate::redact::Secrets;
@@ -236,7 +238,8 @@ impl<'c> Checker<'c> {
             request: Some(&request),
             now,
         };
-        let verdict = check_observed(&ctx, &resp, what, recorded);
+        let mut verdict = check_observed(&ctx, &resp, what, recorded);
+        redacted_when_recorded(&mut verdict, &ex.keys_redacted);
         let row = endpoint.map_or_else(|| OTHER_ROW.to_string(), |e| e.label());
         // Only the table's codes name a group: a name never carries what a target made up.
         let code = verdict
@@ -429,6 +432,7 @@ mod tests {
             status,
             response_headers: vec![("content-type".into(), "application/json".into())],
             response_body: body.map(|b| Bytes::copy_from_slice(b.as_bytes())),
+            keys_redacted: Vec::new(),
         }
     }
 

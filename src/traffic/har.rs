@@ -527,6 +527,7 @@ fn to_exchange(file: &Arc<str>, index: usize, entry: Entry<'_>) -> Result<Exchan
         status,
         response_headers: headers(response.headers),
         response_body: response.content.and_then(body),
+        keys_redacted: Vec::new(),
     })
 }
 

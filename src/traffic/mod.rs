@@ -77,6 +77,9 @@ pub struct Exchange {
     pub response_headers: Vec<(String, String)>,
     /// The response's body, decoded, when recorded (`None`: not recorded).
     pub response_body: Option<Bytes>,
+    /// The labels of the keys our recorder took out of the response (NDJSON's
+    /// `response.keys_redacted`): the response carried them, and the recording no longer does.
+    pub keys_redacted: Vec<String>,
 }
 
 impl Exchange {

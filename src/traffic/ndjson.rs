@@ -41,6 +41,9 @@ struct Half {
     body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body_base64: Option<String>,
+    /// The keys the recorder took out of this response, by label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    keys_redacted: Vec<String>,
 }
 
 impl Half {
@@ -168,6 +171,7 @@ fn to_exchange(file: &Arc<str>, line: usize, r: Record) -> Result<Exchange, Stri
         status,
         response_headers: lower(&r.response.headers),
         response_body: r.response.body(),
+        keys_redacted: r.response.keys_redacted.clone(),
     })
 }
 
@@ -194,6 +198,23 @@ pub fn record_line(ex: &Exchange, secrets: &Secrets) -> String {
             body.map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
         ),
     };
+    // What the response carried of any key, said in the record as the keys are taken out,
+    // so `traffic` on the recording finds the leak the proxy saw.
+    let mut keys_redacted = ex.keys_redacted.clone();
+    if let Some(text) = ex
+        .response_body
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(b))
+    {
+        keys_redacted.extend(secrets.found_in(&text));
+    }
+    for (name, value) in &ex.response_headers {
+        if !is_credential(name) {
+            keys_redacted.extend(secrets.found_in(value));
+        }
+    }
+    keys_redacted.sort();
+    keys_redacted.dedup();
     let (req_body, req_b64) = half(ex.request_body.as_ref());
     let (resp_body, resp_b64) = half(ex.response_body.as_ref());
     let record = Record {
@@ -205,6 +226,7 @@ pub fn record_line(ex: &Exchange, secrets: &Secrets) -> String {
             headers: headers(&ex.request_headers),
             body: req_body,
             body_base64: req_b64,
+            keys_redacted: Vec::new(),
         },
         response: Half {
             method: None,
@@ -213,6 +235,7 @@ pub fn record_line(ex: &Exchange, secrets: &Secrets) -> String {
             headers: headers(&ex.response_headers),
             body: resp_body,
             body_base64: resp_b64,
+            keys_redacted,
         },
     };
     let mut line = serde_json::to_string(&record).unwrap_or_default();
@@ -255,6 +278,7 @@ mod tests {
             status: 400,
             response_headers: vec![("content-type".into(), "application/json".into())],
             response_body: Some(Bytes::from(format!("{{\"k\":\"{key}\"}}"))),
+            keys_redacted: Vec::new(),
         }
     }
 
@@ -295,6 +319,15 @@ mod tests {
         assert_eq!(got[1].place, Place::Line { file, line: 5 });
         assert_eq!(got[0].status, 400);
         assert_eq!(got[0].request_headers[0].1, "[REDACTED]");
+        // The key the response carried is gone from the body, and the record says so.
+        assert_eq!(
+            got[0].keys_redacted,
+            vec!["ERRCONTRACT_API_KEY".to_string()]
+        );
+        assert_eq!(
+            got[0].response_body.as_deref(),
+            Some(&b"{\"k\":\"[REDACTED:ERRCONTRACT_API_KEY]\"}"[..])
+        );
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("r.ndjson:3:"), "{problems:?}");
         assert!(

@@ -199,6 +199,7 @@ async fn handle(
             status: status.as_u16(),
             response_headers: recorded_headers,
             response_body,
+            keys_redacted: Vec::new(),
         };
         let _ = events.send(Event::Exchange(Box::new(ex)));
     });

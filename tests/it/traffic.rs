@@ -251,3 +251,25 @@ fn bad_input_is_located_and_the_rest_still_checked() {
     );
     assert!(!all.contains("panicked"), "{all}");
 }
+
+#[test]
+fn a_key_the_recorder_took_out_of_a_response_still_fails_no_leak() {
+    // As `errcontract proxy --record` writes a response that echoed a key: the body redacted,
+    // the record saying which key it carried. Without `keys_redacted` the same body passes.
+    let line = |redacted: &str| {
+        format!(
+            r#"{{"time":"2026-12-01T10:00:00Z","request":{{"method":"POST","url":"/v2/images/generations","headers":[["authorization","[REDACTED]"]]}},"response":{{"status":401,"headers":[["content-type","application/json"]],"body":"{{\"error\":{{\"message\":\"Invalid API key provided: [REDACTED:ERRCONTRACT_API_KEY]\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\",\"doc_url\":\"https://docs.getimg.ai/errors#invalid_api_key\"}}}}"{redacted}}}}}"#
+        )
+    };
+    let leaked = line(r#","keys_redacted":["ERRCONTRACT_API_KEY"]"#);
+    let out = traffic(&["-"], &[], Some(leaked.as_bytes()));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{all}");
+    assert!(
+        all.contains("no_leak") && all.contains("the API key of ERRCONTRACT_API_KEY"),
+        "{all}"
+    );
+    let clean = line("");
+    let out = traffic(&["-"], &[], Some(clean.as_bytes()));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
