@@ -88,6 +88,11 @@ enum Command {
         /// --record`), gzip-compressed or not; `-` reads stdin.
         #[arg(required = true)]
         files: Vec<String>,
+        /// The API's host, as in the capture's URLs (repeatable): every exchange with it is
+        /// checked, whatever its path. Without it, exchanges below /v2/ are, on any host, and a
+        /// browser's other hosts (assets, analytics) are left out.
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
     },
     /// A recording reverse proxy on loopback: forwards every request to the upstream unchanged,
     /// checks each exchange as it passes (one line per contract break), and on SIGINT/SIGTERM
@@ -154,7 +159,7 @@ fn main() -> ExitCode {
             fail_on_new,
         } => diff(&old, &new, fail_on_new),
         Command::Report { dirs, out, partial } => merge_reports(&dirs, out, partial),
-        Command::Traffic { files } => traffic(&files),
+        Command::Traffic { files, hosts } => traffic(&files, &hosts),
         Command::Proxy {
             upstream,
             listen,
@@ -542,12 +547,12 @@ fn setup_failed(e: &errcontract::session::SetupError) -> ExitCode {
     exit::code(e.exit_code())
 }
 
-fn traffic(files: &[String]) -> ExitCode {
+fn traffic(files: &[String], hosts: &[String]) -> ExitCode {
     let settings = match settings() {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match errcontract::session::check_files(files, settings) {
+    match errcontract::session::check_files(files, hosts, settings) {
         Ok(outcome) => traffic_done(&outcome),
         Err(e) => setup_failed(&e),
     }
@@ -576,6 +581,12 @@ fn traffic_done(outcome: &errcontract::session::TrafficOutcome) -> ExitCode {
         println!(
             "not recorded: {} checked exchange(s) have no response body: their body checks were skipped",
             outcome.body_not_recorded
+        );
+    }
+    if outcome.out_of_scope > 0 {
+        println!(
+            "not the API's: {} exchange(s) to other hosts or outside /v2/ were not checked (--host HOST checks every path of a host)",
+            outcome.out_of_scope
         );
     }
     if outcome.key_not_recorded > 0 {

@@ -19,6 +19,9 @@ use super::{Finished, Judging, Output, Results, SetupError, finish};
 /// Problems with the input kept to show; the rest are counted.
 const PROBLEMS_KEPT: usize = 100;
 
+/// The trial name of a traffic file nothing could be read from, before the file as given.
+const UNREADABLE: &str = "traffic::unreadable::";
+
 /// What a traffic check read and came to.
 #[derive(Debug)]
 pub struct TrafficOutcome {
@@ -36,6 +39,8 @@ pub struct TrafficOutcome {
     pub body_not_recorded: usize,
     /// Checked exchanges whose request carried no key (the echo of its own key not checked).
     pub key_not_recorded: usize,
+    /// Exchanges that are not the API's (another host, or outside its paths): not checked.
+    pub out_of_scope: usize,
     /// Each group's trial name, verdict and failure text, sorted by name.
     pub trials: Vec<Trial>,
 }
@@ -96,6 +101,7 @@ impl Traffic {
     pub fn start(&self) -> TrafficCheck<'_> {
         TrafficCheck {
             prepared: self,
+            unreadable: Vec::new(),
             checker: Checker::new(&self.contract, self.secrets.clone()),
             matrix: Matrix::new(&self.contract.table, &self.contract.endpoints),
             problems: Vec::new(),
@@ -107,6 +113,8 @@ impl Traffic {
 /// Exchanges being checked.
 pub struct TrafficCheck<'p> {
     prepared: &'p Traffic,
+    /// The trials of files nothing could be read from.
+    unreadable: Vec<Entry>,
     checker: Checker<'p>,
     matrix: Matrix,
     problems: Vec<Problem>,
@@ -137,17 +145,39 @@ impl TrafficCheck<'_> {
         self.checker.secrets()
     }
 
-    /// Read every file, checking each exchange as it is read.
+    /// Read every file, checking each exchange as it is read. A file that gave no exchange at
+    /// all and had problems (missing, not JSON, not a capture) fails a trial of its own, so a
+    /// run with it is never green; the other files are checked all the same.
     pub fn read(&mut self, files: &[String]) {
         for file in files {
             let mut problems = Vec::new();
+            let mut read = 0usize;
             traffic::read(
                 file,
                 &mut |ex| {
+                    read += 1;
                     self.exchange(&ex);
                 },
                 &mut |p| problems.push(p),
             );
+            if read == 0 && !problems.is_empty() {
+                let shown = if file == "-" {
+                    "(stdin)"
+                } else {
+                    file.as_str()
+                };
+                let mut message = format!(
+                    "{UNREADABLE}{shown}: nothing could be read from it, so none of its traffic was checked:"
+                );
+                for p in problems.iter().take(5) {
+                    message.push_str(&format!("\n  {p}"));
+                }
+                self.unreadable.push(Entry::invalid(
+                    format!("{UNREADABLE}{shown}"),
+                    shown.to_string(),
+                    Arc::from(message),
+                ));
+            }
             for p in problems {
                 self.problem(p);
             }
@@ -159,19 +189,24 @@ impl TrafficCheck<'_> {
     pub fn finish(self, source: &str) -> TrafficOutcome {
         let TrafficCheck {
             prepared,
+            unreadable,
             checker,
             matrix,
             problems,
             problems_total,
         } = self;
         let (exchanges, checked) = (checker.exchanges, checker.checked);
-        let (body_not_recorded, key_not_recorded) =
-            (checker.body_not_recorded, checker.key_not_recorded);
+        let (body_not_recorded, key_not_recorded, out_of_scope) = (
+            checker.body_not_recorded,
+            checker.key_not_recorded,
+            checker.out_of_scope,
+        );
         let (groups, secrets) = checker.into_groups();
         let today = gate::today();
         let entries: Vec<Entry> = groups
             .into_iter()
             .map(|g| entry(g, prepared.gate.as_ref(), source, today, &secrets))
+            .chain(unreadable)
             .collect();
         let trials = entries
             .iter()
@@ -216,15 +251,24 @@ impl TrafficCheck<'_> {
             checked,
             body_not_recorded,
             key_not_recorded,
+            out_of_scope,
             trials,
         }
     }
 }
 
-/// Check the traffic in `files` (`-`: stdin) as `settings` say.
-pub fn check_files(files: &[String], settings: Settings) -> Result<TrafficOutcome, SetupError> {
+/// Check the traffic in `files` (`-`: stdin) as `settings` say; `hosts` are the API's (empty:
+/// every exchange below `/v2/`, on any host).
+pub fn check_files(
+    files: &[String],
+    hosts: &[String],
+    settings: Settings,
+) -> Result<TrafficOutcome, SetupError> {
     let prepared = Traffic::new(settings)?;
     let mut check = prepared.start();
+    check.checker.scope = crate::traffic::Scope {
+        hosts: hosts.to_vec(),
+    };
     check.read(files);
     let source = files
         .iter()

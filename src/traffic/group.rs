@@ -138,6 +138,35 @@ pub struct Checker<'c> {
     /// Checked exchanges whose request carried no `Authorization` (a sanitized capture): the
     /// echo of the request's own key could not be checked.
     pub key_not_recorded: usize,
+    /// What is the API's traffic.
+    pub scope: Scope,
+    /// Exchanges left out: another host, or outside the API's paths.
+    pub out_of_scope: usize,
+}
+
+/// Which exchanges of a capture are the API's: a browser's HAR holds every host it talked to.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The API's hosts (`--host`): every exchange with them, whatever its path. Empty: an
+    /// exchange is the API's when its path is below `/v2/`, the API's own, on any host.
+    pub hosts: Vec<String>,
+}
+
+impl Scope {
+    /// Whether `ex` is the API's. An exchange with no host (the proxy's, a recording's path)
+    /// is the upstream's, so the API's.
+    pub fn holds(&self, ex: &Exchange) -> bool {
+        match ex.host() {
+            None => true,
+            Some(host) if !self.hosts.is_empty() => {
+                self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+            }
+            Some(_) => {
+                let path = ex.path();
+                path == "/v2" || path.starts_with("/v2/")
+            }
+        }
+    }
 }
 
 impl<'c> Checker<'c> {
@@ -152,6 +181,8 @@ impl<'c> Checker<'c> {
             checked: 0,
             body_not_recorded: 0,
             key_not_recorded: 0,
+            scope: Scope::default(),
+            out_of_scope: 0,
         }
     }
 
@@ -191,7 +222,18 @@ impl<'c> Checker<'c> {
         let now = answered_at(ex).unwrap_or(now);
         self.exchanges += 1;
         // Every exchange's key is learnt, checked or not: a recording redacts it too.
-        let has_key = self.learn_key(&ex.request_headers);
+        let mut has_key = self.learn_key(&ex.request_headers);
+        for key in ex.query_keys() {
+            has_key = true;
+            if self.learnt < MAX_LEARNT && self.secrets.label_of(&key).is_none() {
+                self.secrets.add(TRAFFIC_KEY, &key);
+                self.learnt += 1;
+            }
+        }
+        if !self.scope.holds(ex) {
+            self.out_of_scope += 1;
+            return None;
+        }
         let path = ex.path();
         let endpoint = self
             .contract
@@ -212,7 +254,9 @@ impl<'c> Checker<'c> {
         if !has_key {
             self.key_not_recorded += 1;
         }
-        let recorded = ex.response_body.is_some();
+        // A HEAD, a 204 and a 304 have no body by HTTP's rules: nothing to check in one.
+        let bodiless = ex.method.eq_ignore_ascii_case("HEAD") || matches!(ex.status, 204 | 304);
+        let recorded = ex.response_body.is_some() && !bodiless;
         if !recorded {
             self.body_not_recorded += 1;
         }

@@ -89,13 +89,20 @@ pub fn read(file: &str, exchange: &mut dyn FnMut(Exchange), problem: &mut dyn Fn
     }
 }
 
-/// HAR or NDJSON, from the first key of the first object: `log` is HAR.
+/// HAR or NDJSON, from the first key of the first object: an exchange's own keys (`time`,
+/// `request`, `response`) are NDJSON, anything else (`log`, a `comment` before it) HAR. A
+/// UTF-8 byte order mark, as some Windows tools write, is dropped.
 fn detect(reader: &mut dyn BufRead) -> Result<Format, String> {
+    if reader
+        .fill_buf()
+        .is_ok_and(|h| h.starts_with(b"\xef\xbb\xbf"))
+    {
+        reader.consume(3);
+    }
     let head = match reader.fill_buf() {
         Ok(h) => h,
         Err(e) => return Err(format!("cannot read it: {e}")),
     };
-    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let mut bytes = head.iter().copied().skip_while(u8::is_ascii_whitespace);
     match bytes.next() {
         None => return Err("empty: no HAR and no NDJSON exchange".into()),
@@ -110,9 +117,10 @@ fn detect(reader: &mut dyn BufRead) -> Result<Format, String> {
     let mut bytes = bytes.skip_while(u8::is_ascii_whitespace);
     if bytes.next() == Some(b'"') {
         let key: Vec<u8> = bytes.take_while(|b| *b != b'"').collect();
-        if key == b"log" {
-            return Ok(Format::Har);
+        if matches!(key.as_slice(), b"time" | b"request" | b"response") {
+            return Ok(Format::Ndjson);
         }
+        return Ok(Format::Har);
     }
     Ok(Format::Ndjson)
 }

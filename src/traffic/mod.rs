@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use group::{Break, Checker, Group, Shown};
+pub use group::{Break, Checker, Group, Scope, Shown};
 pub use input::{Problem, read};
 pub use ndjson::{Recorder, record_line};
 
@@ -99,6 +99,38 @@ fn path_of(url: &str) -> &str {
         None => url,
     };
     rest.split(['?', '#']).next().unwrap_or(rest)
+}
+
+impl Exchange {
+    /// The URL's host (without port), when the URL is absolute.
+    pub fn host(&self) -> Option<&str> {
+        let after = &self.url[self.url.find("://")? + 3..];
+        let authority = after.split(['/', '?', '#']).next()?;
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        Some(if authority.starts_with('[') {
+            authority.split_inclusive(']').next().unwrap_or(authority)
+        } else {
+            authority.split(':').next().unwrap_or(authority)
+        })
+    }
+
+    /// The values of query parameters that carry keys (`api_key`, `key`, `token`, …).
+    pub fn query_keys(&self) -> impl Iterator<Item = String> + '_ {
+        let query = self
+            .url
+            .split_once('?')
+            .map_or("", |(_, q)| q.split('#').next().unwrap_or(""));
+        query.split('&').filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let name = name.to_ascii_lowercase().replace(['-', '_'], "");
+            let credential = matches!(
+                name.as_str(),
+                "apikey" | "key" | "token" | "accesstoken" | "authtoken" | "auth"
+            );
+            let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+            (credential && !value.is_empty()).then(|| value.into_owned())
+        })
+    }
 }
 
 /// Header names whose values are credentials: never shown, never recorded.

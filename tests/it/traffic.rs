@@ -273,3 +273,118 @@ fn a_key_the_recorder_took_out_of_a_response_still_fails_no_leak() {
     let out = traffic(&["-"], &[], Some(clean.as_bytes()));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// A HAR entry: `method url → status`, a JSON or other body (None: not recorded).
+fn har_entry(method: &str, url: &str, status: u16, mime: &str, body: Option<&str>) -> Value {
+    let mut content =
+        serde_json::json!({ "size": body.map_or(-1, |b| b.len() as i64), "mimeType": mime });
+    if let Some(b) = body {
+        content["text"] = Value::from(b);
+    }
+    serde_json::json!({
+        "startedDateTime": "2026-12-01T10:00:00.000Z",
+        "_resourceType": "fetch",
+        "request": { "method": method, "url": url, "httpVersion": "HTTP/1.1",
+                     "headers": [], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0 },
+        "response": { "status": status, "statusText": "", "httpVersion": "HTTP/1.1",
+                      "headers": [{ "name": "Content-Type", "value": mime }], "cookies": [],
+                      "content": content, "redirectURL": "", "headersSize": -1, "bodySize": -1 },
+        "cache": {}, "timings": { "send": 0, "wait": 1, "receive": 0 }
+    })
+}
+
+const NOT_FOUND: &str = r#"{"error":{"message":"Unrecognized request URL: GET /v2/nope.","type":"invalid_request_error","param":null,"code":"not_found","doc_url":"https://docs.getimg.ai/errors#not_found"}}"#;
+
+#[test]
+fn a_browser_capture_is_checked_for_the_api_only_and_keys_in_urls_are_never_shown() {
+    let key = "sk_live_QUERYKEY_777abc";
+    let har = serde_json::json!({
+        // A member before `log` and a byte order mark, as some tools write them.
+        "comment": "exported by a browser",
+        "log": { "version": "1.2", "creator": { "name": "WebInspector", "version": "537.36" },
+        "pages": [], "entries": [
+            har_entry("GET", "https://api.example/v2/nope", 404, "application/json", Some(NOT_FOUND)),
+            // A break whose URL carries a key: the failure shows the exchange, never the key.
+            har_entry("GET", &format!("https://api.example/v2/models/x?api_key={key}"), 500, "text/html", Some("<h1>oops</h1>")),
+            // HEAD has no body by HTTP's rules: nothing to parse, nothing failed.
+            har_entry("HEAD", "https://api.example/v2/nope", 404, "application/json", Some("")),
+            // The page's other hosts: not the API's.
+            har_entry("GET", "https://app.example/favicon.ico", 404, "text/html", Some("<html>no</html>")),
+            har_entry("POST", "https://www.google-analytics.com/g/collect", 403, "text/plain", Some("denied")),
+        ]}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("browser.har");
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend(serde_json::to_vec_pretty(&har).unwrap());
+    std::fs::write(&file, bytes).unwrap();
+    let reports = dir.path().join("reports");
+    let out = traffic(
+        &[file.to_str().unwrap()],
+        &[("ERRCONTRACT_REPORT_DIR", &reports)],
+        None,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{all}");
+    assert!(all.contains("checked 3"), "the API's three errors: {all}");
+    assert!(
+        all.contains("GET /v2/models/x → 500"),
+        "the break is shown by its path: {all}"
+    );
+    assert!(
+        all.contains("not the API's: 2 exchange(s)") && all.contains("--host"),
+        "{all}"
+    );
+    for name in ["junit.xml", "report.json", "summary.md", "report.html"] {
+        let text = std::fs::read_to_string(reports.join(name)).unwrap();
+        assert!(!text.contains(key), "{name} shows the key of the URL");
+    }
+    assert!(!all.contains(key), "{all}");
+
+    assert!(
+        !all.contains("favicon") && !all.contains("collect"),
+        "{all}"
+    );
+
+    // Named as the API's host, the favicon's host is checked whole: its HTML 404 breaks.
+    let out = traffic(
+        &[file.to_str().unwrap(), "--host", "app.example"],
+        &[],
+        None,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{all}");
+    assert!(all.contains("GET /favicon.ico"), "{all}");
+}
+
+#[test]
+fn a_file_that_cannot_be_read_fails_its_own_trial_and_the_others_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such.har");
+    let not_json = dir.path().join("notes.har");
+    std::fs::write(&not_json, "these are notes, not a capture\n").unwrap();
+    let good = fixture("mitmproxy-kept.har");
+    let out = traffic(
+        &[
+            good.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            not_json.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{all}");
+    for bad in [&missing, &not_json] {
+        assert!(
+            all.contains(&format!("traffic::unreadable::{}", bad.display())),
+            "{all}"
+        );
+    }
+    assert!(all.contains("cannot read it"), "{all}");
+    // The good file's groups were still checked and held.
+    assert!(
+        all.contains("traffic::GET /v2/") || all.contains("traffic::POST /v2/"),
+        "{all}"
+    );
+}
