@@ -5,7 +5,10 @@
 
 use serde_json::Value;
 
-use super::{CheckContext, CheckName, Checked, check_response, json, poll, rate_limit_headers};
+use super::{
+    CheckContext, CheckName, Checked, check_response, content_type, json, poll, rate_limit_headers,
+    retry,
+};
 use crate::probe::Incoming;
 
 /// What an observed response is, for the checks.
@@ -40,6 +43,22 @@ pub fn check_observed(
     let mut v = Checked::default();
     v.applied.insert(CheckName::RateLimitHeaders);
     v.findings.extend(rate_limit_headers::check(resp, ctx.now));
+    if what == Observed::Error {
+        // No body to read the code from; the head still says what it can. A Content-Type
+        // that is there (one left out may belong to the body that was), and, where the status
+        // is one code's alone (429 is `rate_limit`'s), that code's Retry-After rule.
+        if resp.header("content-type").is_some() {
+            v.applied.insert(CheckName::ContentType);
+            v.findings.extend(content_type::check(resp));
+        }
+        if let [code] = ctx.contract.table.codes_with_status(resp.status)[..]
+            && let Some(row) = ctx.contract.table.get(code)
+        {
+            v.applied.insert(CheckName::RetryAfter);
+            v.findings
+                .extend(retry::table_rules(resp, code, row, ctx.now));
+        }
+    }
     if !body_recorded || what != Observed::Poll {
         return v;
     }
@@ -125,6 +144,29 @@ mod tests {
         let v = check_observed(&ctx, &bare, Observed::Error, false);
         assert!(v.passed(), "{:?}", v.findings);
         assert!(!v.applied.contains(CheckName::Json));
+    }
+
+    #[test]
+    fn without_a_body_the_head_is_still_checked() {
+        let secrets = Secrets::new();
+        let ctx = context(&secrets, None, None);
+        let html = response(500, &[("content-type", "text/html")], "");
+        let v = check_observed(&ctx, &html, Observed::Error, false);
+        assert_eq!(checks(&v), [CheckName::ContentType], "{:?}", v.findings);
+        // The table's only code with the status names the rule: 429 is rate_limit's.
+        let (code, _) = code_with(RetryAfterRule::Required);
+        let status = ctx.contract.table.status_of(code).unwrap();
+        assert_eq!(
+            ctx.contract.table.codes_with_status(status),
+            [code],
+            "the table's Retry-After code has its status alone"
+        );
+        let json = [("content-type", "application/json")];
+        let v = check_observed(&ctx, &response(status, &json, ""), Observed::Error, false);
+        assert_eq!(checks(&v), [CheckName::RetryAfter], "{:?}", v.findings);
+        let told = [("content-type", "application/json"), ("retry-after", "5")];
+        let v = check_observed(&ctx, &response(status, &told, ""), Observed::Error, false);
+        assert!(v.passed(), "{:?}", v.findings);
     }
 
     #[test]
