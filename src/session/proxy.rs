@@ -29,7 +29,7 @@ pub struct ProxyOptions {
     pub listen: SocketAddr,
     /// The NDJSON file to record into.
     pub record: Option<PathBuf>,
-    /// Stop after this long without an exchange.
+    /// Stop after this long with no request under way and none finished.
     pub idle_exit: Option<Duration>,
 }
 
@@ -51,7 +51,7 @@ pub enum Live<'a> {
 pub enum Stopped {
     /// By a signal.
     Signal(Signal),
-    /// No exchange for the idle time.
+    /// No request under way and none finished for the idle time.
     Idle,
 }
 
@@ -115,11 +115,13 @@ pub fn proxy(
     interrupt.listen(runtime.handle());
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let forward = Forward {
         upstream: upstream.clone(),
         client,
         max_body,
         client_cert,
+        in_flight: in_flight.clone(),
     };
     let server = runtime.spawn(proxy::serve(listener, forward, events_tx, stop_rx, GRACE));
     live(Live::Listening(addr, &upstream));
@@ -151,11 +153,21 @@ pub fn proxy(
                         take(*ex, live);
                         deadline = idle.map(|d| tokio::time::Instant::now() + d);
                     }
-                    Some(Event::Upstream(why)) => live(Live::Upstream(&why)),
+                    Some(Event::Upstream(why)) => {
+                        live(Live::Upstream(&why));
+                        deadline = idle.map(|d| tokio::time::Instant::now() + d);
+                    }
                     None => return Stopped::Idle,
                 },
                 signal = interrupt.raised_now() => return Stopped::Signal(signal),
-                () = idle_over => return Stopped::Idle,
+                // Idle is no request under way and none finished for the idle time: one still
+                // waiting for its answer keeps the proxy up.
+                () = idle_over => {
+                    if in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                        return Stopped::Idle;
+                    }
+                    deadline = idle.map(|d| tokio::time::Instant::now() + d);
+                }
             }
         }
     });

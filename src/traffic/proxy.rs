@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -45,6 +45,25 @@ pub struct Forward {
     /// Whether the client presents a certificate (a TLS alert about certificates then means
     /// the upstream refused it).
     pub client_cert: bool,
+    /// Requests under way (from their head read to their answer's body passed or dropped): the
+    /// proxy is not idle while one is.
+    pub in_flight: Arc<AtomicUsize>,
+}
+
+/// One request under way, counted in [`Forward::in_flight`] until dropped.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn new(count: &Arc<AtomicUsize>) -> Busy {
+        count.fetch_add(1, Ordering::SeqCst);
+        Busy(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Serve on `listener` until `stop` turns true, then let the connections under way finish
@@ -103,6 +122,7 @@ async fn handle(
     forward: Forward,
     events: mpsc::UnboundedSender<Event>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let busy = Busy::new(&forward.in_flight);
     let time = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .ok();
@@ -202,6 +222,8 @@ async fn handle(
             keys_redacted: Vec::new(),
         };
         let _ = events.send(Event::Exchange(Box::new(ex)));
+        // Under way until its answer's body has passed (or was dropped).
+        drop(busy);
     });
     let body: reqwest::Body = answer.into();
     let tee = Tee::new(body, max_body, done);
