@@ -93,12 +93,19 @@ pub fn proxy(
     let traffic = Traffic::new(settings)?;
     let mut recorder = match &options.record {
         None => None,
-        Some(path) => Some(
-            Recorder::create(path).map_err(|source| SetupError::ReportDir {
-                dir: path.clone(),
-                source,
-            })?,
-        ),
+        // stdout carries the break lines: the recording cannot share it.
+        Some(path) if path.as_os_str() == "-" => {
+            return Err(SetupError::Record {
+                path: path.clone(),
+                source: std::io::Error::other(
+                    "`-` (stdout) cannot take the recording: stdout carries the proxy's break lines",
+                ),
+            });
+        }
+        Some(path) => Some(Recorder::create(path).map_err(|source| SetupError::Record {
+            path: path.clone(),
+            source,
+        })?),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -684,3 +684,54 @@ async fn a_request_waiting_for_a_slow_upstream_keeps_the_idle_proxy_up() {
     let recording = std::fs::read_to_string(dir.path().join("rec.ndjson")).unwrap();
     assert_eq!(recording.lines().count(), 1, "{recording}");
 }
+
+#[test]
+fn a_recording_that_cannot_be_written_names_record_and_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nonexist/dir/r.ndjson");
+    let record = |path: &std::ffi::OsStr| {
+        let out = crate::support::errcontract()
+            .args([
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--record")
+            .arg(path)
+            // Bounded even if it did start.
+            .args(["--idle-exit", "5"])
+            .env("ERRCONTRACT_REPORT_DIR", dir.path().join("reports"))
+            .env_remove("ERRCONTRACT_EXPECTATIONS")
+            .output()
+            .expect("proxy runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for path in [missing.as_os_str(), dir.path().as_os_str()] {
+        let (code, err) = record(path);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "cannot write the recording to {} (--record)",
+                Path::new(path).display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("help: give --record a file"), "{err}");
+        assert!(!err.contains("ERRCONTRACT_REPORT_DIR"), "{err}");
+    }
+    let (code, err) = record(std::ffi::OsStr::new("-"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cannot write the recording to - (--record)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stdout carries the proxy's break lines"),
+        "{err}"
+    );
+}
