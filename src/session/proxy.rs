@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, watch};
 use crate::probe::{Probe, ProbeConfig};
 use crate::run::{Interrupt, Signal};
 use crate::settings::{Settings, check_base_url};
+use crate::traffic::Recorder;
 use crate::traffic::proxy::{self, Event, Forward};
-use crate::traffic::{Exchange, Recorder};
 
 use super::{SetupError, Traffic, TrafficOutcome};
 
@@ -133,15 +133,21 @@ pub fn proxy(
     let server = runtime.spawn(proxy::serve(listener, forward, events_tx, stop_rx, GRACE));
     live(Live::Listening(addr, &upstream));
     let mut check = traffic.start();
-    let mut take = |ex: Exchange, live: &mut dyn FnMut(Live<'_>)| {
-        if let Some(line) = check.exchange(&ex).and_then(|b| b.line) {
-            live(Live::Break(&line));
+    let mut take = |event: Event, live: &mut dyn FnMut(Live<'_>)| match event {
+        Event::Exchange(ex) => {
+            if let Some(line) = check.exchange(&ex).and_then(|b| b.line) {
+                live(Live::Break(&line));
+            }
+            if let Some(r) = &mut recorder
+                && let Err(e) = r.write(&ex, check.secrets())
+            {
+                live(Live::RecordFailed(&e.to_string()));
+                recorder = None;
+            }
         }
-        if let Some(r) = &mut recorder
-            && let Err(e) = r.write(&ex, check.secrets())
-        {
-            live(Live::RecordFailed(&e.to_string()));
-            recorder = None;
+        Event::Upstream { why, tls } => {
+            live(Live::Upstream(&why));
+            check.upstream_failed(&why, tls);
         }
     };
     let stopped = runtime.block_on(async {
@@ -156,12 +162,9 @@ pub fn proxy(
             };
             tokio::select! {
                 event = events.recv() => match event {
-                    Some(Event::Exchange(ex)) => {
-                        take(*ex, live);
-                        deadline = idle.map(|d| tokio::time::Instant::now() + d);
-                    }
-                    Some(Event::Upstream(why)) => {
-                        live(Live::Upstream(&why));
+                    // An exchange passed, or a request got the proxy's own 502: one finished.
+                    Some(event) => {
+                        take(event, live);
                         deadline = idle.map(|d| tokio::time::Instant::now() + d);
                     }
                     None => return Stopped::Idle,
@@ -182,10 +185,7 @@ pub fn proxy(
     let _ = stop_tx.send(true);
     let _ = runtime.block_on(async { tokio::time::timeout(GRACE * 2, server).await });
     while let Ok(event) = events.try_recv() {
-        match event {
-            Event::Exchange(ex) => take(*ex, live),
-            Event::Upstream(why) => live(Live::Upstream(&why)),
-        }
+        take(event, live);
     }
     // A signal is how a proxy is meant to stop: the exit code is the traffic's verdict, as a
     // whole run's (not "interrupted", which would hide it from the CI gate).

@@ -29,7 +29,12 @@ pub enum Event {
     /// An exchange passed, its answer's body complete (or cut off).
     Exchange(Box<Exchange>),
     /// The upstream could not be asked; the client got a 502 of the proxy's own.
-    Upstream(String),
+    Upstream {
+        /// Why, with what to do.
+        why: String,
+        /// Whether it was a failure of TLS.
+        tls: bool,
+    },
 }
 
 /// How the proxy forwards.
@@ -161,12 +166,20 @@ async fn handle(
     let answer = match upstream.send().await {
         Ok(a) => a,
         Err(e) => {
-            // A TLS failure is said as a run says it, with the variable that fixes it.
-            let why = match crate::probe::TlsFailure::find(&e, forward.client_cert) {
-                Some(tls) => format!("{url}: {tls}; {}", tls.help()),
+            // A TLS failure is said as a run says it, with the setting that fixes it (the
+            // proxy's target is `--upstream`, not the run's variable).
+            let tls = crate::probe::TlsFailure::find(&e, forward.client_cert);
+            let why = match &tls {
+                Some(tls) => format!(
+                    "{url}: {tls}; {}",
+                    tls.help().replace("ERRCONTRACT_BASE_URL", "--upstream")
+                ),
                 None => format!("{url}: {}", crate::probe::chain(&e)),
             };
-            let _ = events.send(Event::Upstream(why.clone()));
+            let _ = events.send(Event::Upstream {
+                why: why.clone(),
+                tls: tls.is_some(),
+            });
             let body = Full::new(Bytes::from(format!(
                 "errcontract proxy: the upstream could not be asked: {why}\n"
             )))

@@ -735,3 +735,50 @@ fn a_recording_that_cannot_be_written_names_record_and_its_path() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_cannot_be_asked_is_said_with_the_code_of_a_run() {
+    let ask = |addr: SocketAddr| async move {
+        http_client()
+            .get(format!("http://{addr}/v2/models/no-such-model"))
+            .send()
+            .await
+            .expect("the proxy answers")
+            .status()
+    };
+    // Refused: nothing listens on the port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, lines) = start_proxy_to(&format!("http://{closed}"), dir.path(), &[]);
+    assert_eq!(ask(addr).await, 502);
+    assert_eq!(ask(addr).await, 502);
+    let (code, said) = tokio::task::spawn_blocking(move || stop(child, lines))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(4), "exit::UNREACHABLE: {said}");
+    assert!(
+        said.contains("the upstream could not be asked (2 request(s)")
+            && said.contains(&format!(
+                "the first: http://{closed}/v2/models/no-such-model: "
+            )),
+        "{said}"
+    );
+    assert!(said.contains("help: check --upstream"), "{said}");
+    assert!(!said.contains("traffic that holds errors"), "{said}");
+
+    // Plain HTTP where https:// was given: the TLS code, and `--upstream` named to fix it.
+    let plain = slow_upstream(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, lines) = start_proxy_to(&format!("https://{plain}"), dir.path(), &[]);
+    assert_eq!(ask(addr).await, 502);
+    let (code, said) = tokio::task::spawn_blocking(move || stop(child, lines))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(12), "exit::TLS: {said}");
+    assert!(said.contains("use http:// in --upstream"), "{said}");
+    assert!(!said.contains("ERRCONTRACT_BASE_URL"), "{said}");
+    assert!(!said.contains("traffic that holds errors"), "{said}");
+}
