@@ -109,7 +109,8 @@ enum Command {
         /// checks it again).
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
-        /// Stop after SECS seconds without traffic.
+        /// Stop after SECS seconds with no request under way and none finished (a request
+        /// waiting for a slow answer keeps the proxy up).
         #[arg(long, value_name = "SECS")]
         idle_exit: Option<u64>,
     },

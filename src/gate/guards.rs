@@ -121,6 +121,15 @@ pub enum Guard {
         /// Exchanges read.
         exchanges: usize,
     },
+    /// The proxy checked nothing: its upstream could not be asked (refused, unreachable, TLS).
+    UpstreamFailed {
+        /// Requests that got the proxy's own 502.
+        failures: usize,
+        /// Of those, failures of TLS.
+        tls: usize,
+        /// The first reason, with what to do.
+        first: Vec<String>,
+    },
     /// A merge of fragments lacks cases of the suite (a shard missing, a process killed).
     Incomplete {
         /// How many cases have no result.
@@ -147,6 +156,9 @@ impl Guard {
             Guard::TooManyInconclusive { .. } => exit::TOO_MANY_INCONCLUSIVE,
             Guard::NothingRun { .. } | Guard::NothingChecked { .. } => exit::NO_CASE_RUN,
             Guard::Incomplete { .. } => exit::INCOMPLETE,
+            // As a run whose target failed TLS, or does not accept connections.
+            Guard::UpstreamFailed { failures, tls, .. } if tls == failures => exit::TLS,
+            Guard::UpstreamFailed { .. } => exit::UNREACHABLE,
         }
     }
 
@@ -193,6 +205,20 @@ impl std::fmt::Display for Guard {
             Guard::NothingChecked { exchanges } => write!(
                 f,
                 "nothing was checked: of the {exchanges} exchange(s) read, none was an error (status 400 or more) or a poll of a video generation, so the traffic tested nothing\n  help: check traffic that holds errors (a client's test suite exercises them), or the capture's filter; a HAR with every body left out still counts its errors"
+            ),
+            Guard::UpstreamFailed {
+                failures,
+                tls,
+                first,
+            } => write!(
+                f,
+                "nothing was checked: the upstream could not be asked ({failures} request(s) got the proxy's own 502, not checked); the first: {}\n  help: {}",
+                first.first().map_or("", String::as_str),
+                if tls == failures {
+                    "fix the upstream's TLS as the first failure says, then send the traffic through the proxy again"
+                } else {
+                    "check --upstream (scheme, host and port) and that the service is up and answering there, then send the traffic through the proxy again"
+                }
             ),
             Guard::NothingRun { ignored } => write!(
                 f,
@@ -283,5 +309,25 @@ impl Conclusion {
             .first()
             .map(|g| (g.exit_code(), g.explains_failures()));
         exit::decide(guard, self.cases_failed, self.out_of_date, reports_written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_the_proxy_could_not_ask_has_a_runs_code_for_it() {
+        let failed = |failures, tls| Guard::UpstreamFailed {
+            failures,
+            tls,
+            first: vec!["http://127.0.0.1:1/v2/models: refused".into()],
+        };
+        assert_eq!(failed(2, 0).exit_code(), exit::UNREACHABLE);
+        assert_eq!(failed(1, 1).exit_code(), exit::TLS);
+        assert_eq!(failed(2, 1).exit_code(), exit::UNREACHABLE, "not only TLS");
+        let said = failed(2, 0).to_string();
+        assert!(said.contains("could not be asked (2 request(s)"), "{said}");
+        assert!(said.contains("--upstream") && !said.contains("ERRCONTRACT_BASE_URL"));
     }
 }

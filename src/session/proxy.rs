@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, watch};
 use crate::probe::{Probe, ProbeConfig};
 use crate::run::{Interrupt, Signal};
 use crate::settings::{Settings, check_base_url};
+use crate::traffic::Recorder;
 use crate::traffic::proxy::{self, Event, Forward};
-use crate::traffic::{Exchange, Recorder};
 
 use super::{SetupError, Traffic, TrafficOutcome};
 
@@ -29,7 +29,7 @@ pub struct ProxyOptions {
     pub listen: SocketAddr,
     /// The NDJSON file to record into.
     pub record: Option<PathBuf>,
-    /// Stop after this long without an exchange.
+    /// Stop after this long with no request under way and none finished.
     pub idle_exit: Option<Duration>,
 }
 
@@ -51,7 +51,7 @@ pub enum Live<'a> {
 pub enum Stopped {
     /// By a signal.
     Signal(Signal),
-    /// No exchange for the idle time.
+    /// No request under way and none finished for the idle time.
     Idle,
 }
 
@@ -93,12 +93,19 @@ pub fn proxy(
     let traffic = Traffic::new(settings)?;
     let mut recorder = match &options.record {
         None => None,
-        Some(path) => Some(
-            Recorder::create(path).map_err(|source| SetupError::ReportDir {
-                dir: path.clone(),
-                source,
-            })?,
-        ),
+        // stdout carries the break lines: the recording cannot share it.
+        Some(path) if path.as_os_str() == "-" => {
+            return Err(SetupError::Record {
+                path: path.clone(),
+                source: std::io::Error::other(
+                    "`-` (stdout) cannot take the recording: stdout carries the proxy's break lines",
+                ),
+            });
+        }
+        Some(path) => Some(Recorder::create(path).map_err(|source| SetupError::Record {
+            path: path.clone(),
+            source,
+        })?),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -115,24 +122,32 @@ pub fn proxy(
     interrupt.listen(runtime.handle());
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let forward = Forward {
         upstream: upstream.clone(),
         client,
         max_body,
         client_cert,
+        in_flight: in_flight.clone(),
     };
     let server = runtime.spawn(proxy::serve(listener, forward, events_tx, stop_rx, GRACE));
     live(Live::Listening(addr, &upstream));
     let mut check = traffic.start();
-    let mut take = |ex: Exchange, live: &mut dyn FnMut(Live<'_>)| {
-        if let Some(line) = check.exchange(&ex).and_then(|b| b.line) {
-            live(Live::Break(&line));
+    let mut take = |event: Event, live: &mut dyn FnMut(Live<'_>)| match event {
+        Event::Exchange(ex) => {
+            if let Some(line) = check.exchange(&ex).and_then(|b| b.line) {
+                live(Live::Break(&line));
+            }
+            if let Some(r) = &mut recorder
+                && let Err(e) = r.write(&ex, check.secrets())
+            {
+                live(Live::RecordFailed(&e.to_string()));
+                recorder = None;
+            }
         }
-        if let Some(r) = &mut recorder
-            && let Err(e) = r.write(&ex, check.secrets())
-        {
-            live(Live::RecordFailed(&e.to_string()));
-            recorder = None;
+        Event::Upstream { why, tls } => {
+            live(Live::Upstream(&why));
+            check.upstream_failed(&why, tls);
         }
     };
     let stopped = runtime.block_on(async {
@@ -147,15 +162,22 @@ pub fn proxy(
             };
             tokio::select! {
                 event = events.recv() => match event {
-                    Some(Event::Exchange(ex)) => {
-                        take(*ex, live);
+                    // An exchange passed, or a request got the proxy's own 502: one finished.
+                    Some(event) => {
+                        take(event, live);
                         deadline = idle.map(|d| tokio::time::Instant::now() + d);
                     }
-                    Some(Event::Upstream(why)) => live(Live::Upstream(&why)),
                     None => return Stopped::Idle,
                 },
                 signal = interrupt.raised_now() => return Stopped::Signal(signal),
-                () = idle_over => return Stopped::Idle,
+                // Idle is no request under way and none finished for the idle time: one still
+                // waiting for its answer keeps the proxy up.
+                () = idle_over => {
+                    if in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                        return Stopped::Idle;
+                    }
+                    deadline = idle.map(|d| tokio::time::Instant::now() + d);
+                }
             }
         }
     });
@@ -163,10 +185,7 @@ pub fn proxy(
     let _ = stop_tx.send(true);
     let _ = runtime.block_on(async { tokio::time::timeout(GRACE * 2, server).await });
     while let Ok(event) = events.try_recv() {
-        match event {
-            Event::Exchange(ex) => take(*ex, live),
-            Event::Upstream(why) => live(Live::Upstream(&why)),
-        }
+        take(event, live);
     }
     // A signal is how a proxy is meant to stop: the exit code is the traffic's verdict, as a
     // whole run's (not "interrupted", which would hide it from the CI gate).

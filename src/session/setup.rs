@@ -57,6 +57,15 @@ pub enum SetupError {
         /// Why.
         source: std::io::Error,
     },
+    /// `errcontract proxy --record` cannot be written (or is `-`: stdout carries the break
+    /// lines).
+    #[error("cannot write the recording to {} (--record): {source}", path.display())]
+    Record {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The async runtime did not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -147,6 +156,7 @@ impl SetupError {
             | SetupError::Client(_)
             | SetupError::ReferenceServer(_)
             | SetupError::Listen { .. }
+            | SetupError::Record { .. }
             | SetupError::Templates(_) => exit::SETUP,
         }
     }
@@ -191,6 +201,9 @@ impl SetupError {
             SetupError::Connection(e) => e.help(),
             SetupError::Client(_) => "fix the file the variable names, or unset the variable",
             SetupError::Listen { .. } => "pick a free address with --listen 127.0.0.1:PORT",
+            SetupError::Record { .. } => {
+                "give --record a file to create in a directory that exists and you can write (FILE is replaced), or leave --record out to record nothing; nothing was sent"
+            }
             SetupError::Runtime(_) | SetupError::ReferenceServer(_) | SetupError::Templates(_) => {
                 return None;
             }

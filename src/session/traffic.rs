@@ -106,6 +106,7 @@ impl Traffic {
             matrix: Matrix::new(&self.contract.table, &self.contract.endpoints),
             problems: Vec::new(),
             problems_total: 0,
+            upstream: UpstreamFailures::default(),
         }
     }
 }
@@ -119,9 +120,30 @@ pub struct TrafficCheck<'p> {
     matrix: Matrix,
     problems: Vec<Problem>,
     problems_total: usize,
+    upstream: UpstreamFailures,
+}
+
+/// The proxy's requests the upstream could not be asked.
+#[derive(Default)]
+struct UpstreamFailures {
+    /// How many.
+    count: usize,
+    /// Of those, failures of TLS.
+    tls: usize,
+    /// The first reason.
+    first: Option<String>,
 }
 
 impl TrafficCheck<'_> {
+    /// The proxy could not ask the upstream (`why`), a failure of TLS or not: when nothing
+    /// is checked, that is what the check concludes.
+    pub fn upstream_failed(&mut self, why: &str, tls: bool) {
+        let u = &mut self.upstream;
+        u.count += 1;
+        u.tls += usize::from(tls);
+        u.first.get_or_insert_with(|| why.to_string());
+    }
+
     /// Check one exchange; what it came to, when it was checked.
     pub fn exchange(&mut self, ex: &Exchange) -> Option<Break> {
         let seen = self.checker.observe(ex, SystemTime::now())?;
@@ -194,6 +216,7 @@ impl TrafficCheck<'_> {
             matrix,
             problems,
             problems_total,
+            upstream,
         } = self;
         let (exchanges, checked) = (checker.exchanges, checker.checked);
         let (body_not_recorded, key_not_recorded, out_of_scope) = (
@@ -225,10 +248,15 @@ impl TrafficCheck<'_> {
             entries,
             matrix,
             sent: checked > 0,
-            guards: if checked == 0 {
-                vec![Guard::NothingChecked { exchanges }]
-            } else {
-                Vec::new()
+            // Nothing checked because the upstream could not be asked: that is what to say.
+            guards: match (checked, upstream.first) {
+                (0, Some(first)) => vec![Guard::UpstreamFailed {
+                    failures: upstream.count,
+                    tls: upstream.tls,
+                    first: vec![secrets.redact(&first)],
+                }],
+                (0, None) => vec![Guard::NothingChecked { exchanges }],
+                _ => Vec::new(),
             },
         };
         let judging = Judging {

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -29,7 +29,12 @@ pub enum Event {
     /// An exchange passed, its answer's body complete (or cut off).
     Exchange(Box<Exchange>),
     /// The upstream could not be asked; the client got a 502 of the proxy's own.
-    Upstream(String),
+    Upstream {
+        /// Why, with what to do.
+        why: String,
+        /// Whether it was a failure of TLS.
+        tls: bool,
+    },
 }
 
 /// How the proxy forwards.
@@ -45,6 +50,25 @@ pub struct Forward {
     /// Whether the client presents a certificate (a TLS alert about certificates then means
     /// the upstream refused it).
     pub client_cert: bool,
+    /// Requests under way (from their head read to their answer's body passed or dropped): the
+    /// proxy is not idle while one is.
+    pub in_flight: Arc<AtomicUsize>,
+}
+
+/// One request under way, counted in [`Forward::in_flight`] until dropped.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn new(count: &Arc<AtomicUsize>) -> Busy {
+        count.fetch_add(1, Ordering::SeqCst);
+        Busy(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Serve on `listener` until `stop` turns true, then let the connections under way finish
@@ -103,6 +127,7 @@ async fn handle(
     forward: Forward,
     events: mpsc::UnboundedSender<Event>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let busy = Busy::new(&forward.in_flight);
     let time = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .ok();
@@ -141,12 +166,20 @@ async fn handle(
     let answer = match upstream.send().await {
         Ok(a) => a,
         Err(e) => {
-            // A TLS failure is said as a run says it, with the variable that fixes it.
-            let why = match crate::probe::TlsFailure::find(&e, forward.client_cert) {
-                Some(tls) => format!("{url}: {tls}; {}", tls.help()),
+            // A TLS failure is said as a run says it, with the setting that fixes it (the
+            // proxy's target is `--upstream`, not the run's variable).
+            let tls = crate::probe::TlsFailure::find(&e, forward.client_cert);
+            let why = match &tls {
+                Some(tls) => format!(
+                    "{url}: {tls}; {}",
+                    tls.help().replace("ERRCONTRACT_BASE_URL", "--upstream")
+                ),
                 None => format!("{url}: {}", crate::probe::chain(&e)),
             };
-            let _ = events.send(Event::Upstream(why.clone()));
+            let _ = events.send(Event::Upstream {
+                why: why.clone(),
+                tls: tls.is_some(),
+            });
             let body = Full::new(Bytes::from(format!(
                 "errcontract proxy: the upstream could not be asked: {why}\n"
             )))
@@ -202,6 +235,8 @@ async fn handle(
             keys_redacted: Vec::new(),
         };
         let _ = events.send(Event::Exchange(Box::new(ex)));
+        // Under way until its answer's body has passed (or was dropped).
+        drop(busy);
     });
     let body: reqwest::Body = answer.into();
     let tee = Tee::new(body, max_body, done);

@@ -168,6 +168,16 @@ fn start_proxy_to(
     dir: &Path,
     envs: &[(&str, std::ffi::OsString)],
 ) -> (Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
+    start_proxy_with(upstream, dir, envs, &[])
+}
+
+/// As [`start_proxy_to`], with more arguments.
+fn start_proxy_with(
+    upstream: &str,
+    dir: &Path,
+    envs: &[(&str, std::ffi::OsString)],
+    args: &[&str],
+) -> (Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
     let mut command = crate::support::errcontract();
     for var in crate::tls::AMBIENT {
         command.env_remove(var);
@@ -182,6 +192,7 @@ fn start_proxy_to(
             "--record",
         ])
         .arg(dir.join("rec.ndjson"))
+        .args(args)
         .envs(envs.iter().cloned())
         .env("ERRCONTRACT_REPORT_DIR", dir.join("proxy-reports"))
         .env_remove("ERRCONTRACT_EXPECTATIONS")
@@ -594,4 +605,180 @@ async fn the_upstream_may_be_staging_behind_tls_with_the_company_ca() {
         said.contains("could not be asked") && said.contains("ERRCONTRACT_CA_CERT"),
         "the cause in plain words, and the variable that fixes it: {said}"
     );
+}
+
+/// An upstream on loopback that answers every request with a 404 of the contract's shape,
+/// `delay` after it came.
+async fn slow_upstream(delay: Duration) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| async move {
+                    tokio::time::sleep(delay).await;
+                    let body = r#"{"error":{"type":"invalid_request_error","code":"not_found","message":"No such model.","param":null}}"#;
+                    let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+                    *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
+                    resp.headers_mut()
+                        .insert("content-type", "application/json".parse().unwrap());
+                    Ok::<_, std::convert::Infallible>(resp)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Wait for the proxy to stop by itself; its exit code and everything it said.
+fn wait_for(mut child: Child, lines: std::sync::mpsc::Receiver<String>) -> (Option<i32>, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the proxy did not stop by itself");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out: Vec<String> = lines.try_iter().collect();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    out.push(err);
+    (status.code(), out.join("\n"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_waiting_for_a_slow_upstream_keeps_the_idle_proxy_up() {
+    // The answer comes well after the idle time and its grace: idle must wait for it.
+    let upstream = slow_upstream(Duration::from_secs(6)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, lines) = start_proxy_with(
+        &format!("http://{upstream}"),
+        dir.path(),
+        &[],
+        &["--idle-exit", "2"],
+    );
+    let answer = http_client()
+        .get(format!("http://{addr}/v2/models/no-such-model"))
+        .send()
+        .await
+        .expect("the proxy answers");
+    assert_eq!(answer.status(), 404);
+    let body: serde_json::Value = answer.json().await.expect("the whole answer");
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    let (code, said) = tokio::task::spawn_blocking(move || wait_for(child, lines))
+        .await
+        .unwrap();
+    assert!(said.contains("no traffic for the idle time"), "{said}");
+    assert!(said.contains("checked 1 "), "{said}");
+    assert_eq!(code, Some(0), "{said}");
+    let recording = std::fs::read_to_string(dir.path().join("rec.ndjson")).unwrap();
+    assert_eq!(recording.lines().count(), 1, "{recording}");
+}
+
+#[test]
+fn a_recording_that_cannot_be_written_names_record_and_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nonexist/dir/r.ndjson");
+    let record = |path: &std::ffi::OsStr| {
+        let out = crate::support::errcontract()
+            .args([
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--record")
+            .arg(path)
+            // Bounded even if it did start.
+            .args(["--idle-exit", "5"])
+            .env("ERRCONTRACT_REPORT_DIR", dir.path().join("reports"))
+            .env_remove("ERRCONTRACT_EXPECTATIONS")
+            .output()
+            .expect("proxy runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for path in [missing.as_os_str(), dir.path().as_os_str()] {
+        let (code, err) = record(path);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "cannot write the recording to {} (--record)",
+                Path::new(path).display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("help: give --record a file"), "{err}");
+        assert!(!err.contains("ERRCONTRACT_REPORT_DIR"), "{err}");
+    }
+    let (code, err) = record(std::ffi::OsStr::new("-"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cannot write the recording to - (--record)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stdout carries the proxy's break lines"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_cannot_be_asked_is_said_with_the_code_of_a_run() {
+    let ask = |addr: SocketAddr| async move {
+        http_client()
+            .get(format!("http://{addr}/v2/models/no-such-model"))
+            .send()
+            .await
+            .expect("the proxy answers")
+            .status()
+    };
+    // Refused: nothing listens on the port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, lines) = start_proxy_to(&format!("http://{closed}"), dir.path(), &[]);
+    assert_eq!(ask(addr).await, 502);
+    assert_eq!(ask(addr).await, 502);
+    let (code, said) = tokio::task::spawn_blocking(move || stop(child, lines))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(4), "exit::UNREACHABLE: {said}");
+    assert!(
+        said.contains("the upstream could not be asked (2 request(s)")
+            && said.contains(&format!(
+                "the first: http://{closed}/v2/models/no-such-model: "
+            )),
+        "{said}"
+    );
+    assert!(said.contains("help: check --upstream"), "{said}");
+    assert!(!said.contains("traffic that holds errors"), "{said}");
+
+    // Plain HTTP where https:// was given: the TLS code, and `--upstream` named to fix it.
+    let plain = slow_upstream(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, lines) = start_proxy_to(&format!("https://{plain}"), dir.path(), &[]);
+    assert_eq!(ask(addr).await, 502);
+    let (code, said) = tokio::task::spawn_blocking(move || stop(child, lines))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(12), "exit::TLS: {said}");
+    assert!(said.contains("use http:// in --upstream"), "{said}");
+    assert!(!said.contains("ERRCONTRACT_BASE_URL"), "{said}");
+    assert!(!said.contains("traffic that holds errors"), "{said}");
 }
