@@ -399,7 +399,7 @@ fn static_method(method: &str) -> &'static str {
 }
 
 /// Headers with credentials masked and every value redacted.
-fn masked(headers: &[(String, String)], secrets: &Secrets) -> Vec<(String, String)> {
+pub(super) fn masked(headers: &[(String, String)], secrets: &Secrets) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(n, v)| {

@@ -178,18 +178,7 @@ fn to_exchange(file: &Arc<str>, line: usize, r: Record) -> Result<Exchange, Stri
 /// One exchange as a line of NDJSON (with its newline), credentials masked and `secrets`
 /// redacted everywhere.
 pub fn record_line(ex: &Exchange, secrets: &Secrets) -> String {
-    let headers = |h: &[(String, String)]| {
-        h.iter()
-            .map(|(n, v)| {
-                let v = if is_credential(n) {
-                    "[REDACTED]".to_string()
-                } else {
-                    secrets.redact(v)
-                };
-                (n.clone(), v)
-            })
-            .collect()
-    };
+    let headers = |h: &[(String, String)]| super::group::masked(h, secrets);
     let half = |body: Option<&Bytes>| match body.map(|b| std::str::from_utf8(b)) {
         None => (None, None),
         Some(Ok(text)) => (Some(secrets.redact(text)), None),

@@ -14,7 +14,7 @@ use crate::tls::{run, text};
 const PASSWORD: &str = "proxy-pw-5ec2e7";
 
 /// The reference server behind TLS; the front, the base URL, its key and the CA file.
-async fn staging(pki: &Pki) -> (fronts::Front, String, String, OsString) {
+pub async fn staging(pki: &Pki) -> (fronts::Front, String, String, OsString) {
     let (server, key) = fronts::reference().await;
     let front = fronts::tls_front(
         server.base_url(),

@@ -552,20 +552,8 @@ fn the_proxy_listens_on_loopback_only_and_refuses_a_bad_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upstream_may_be_staging_behind_tls_with_the_company_ca() {
-    use crate::fronts::{FrontTls, Pki, Validity};
-    let pki = Pki::new("staging");
-    let (server, key) = crate::fronts::reference().await;
-    let front = crate::fronts::tls_front(
-        server.base_url(),
-        FrontTls {
-            leaf: pki.server(&["localhost"], Validity::Now),
-            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-            client_ca: None,
-        },
-    )
-    .await
-    .holding(server);
-    let upstream = format!("https://localhost:{}", front.addr.port());
+    let pki = crate::fronts::Pki::new("staging");
+    let (front, upstream, key, ca_file) = crate::proxy::staging(&pki).await;
     let ask = |addr: SocketAddr| {
         let key = key.clone();
         async move {
@@ -580,7 +568,7 @@ async fn the_upstream_may_be_staging_behind_tls_with_the_company_ca() {
 
     // The CA named as for a run: the error is forwarded as staging gave it, and checked.
     let dir = tempfile::tempdir().unwrap();
-    let ca = vec![("ERRCONTRACT_CA_CERT", pki.ca_file().into_os_string())];
+    let ca = vec![("ERRCONTRACT_CA_CERT", ca_file)];
     let (child, addr, lines) = start_proxy_to(&upstream, dir.path(), &ca);
     let answer = ask(addr).await;
     assert_eq!(answer.status(), 404);
