@@ -130,6 +130,20 @@ impl Secrets {
         out
     }
 
+    /// The first `max` bytes of a body as text, redacted *before* it is cut: a key that
+    /// straddles the cut would otherwise leave its first part behind, matching no secret.
+    pub fn excerpt(&self, bytes: &[u8], max: usize) -> String {
+        let whole = self.redact(&String::from_utf8_lossy(bytes));
+        if whole.len() <= max {
+            return whole;
+        }
+        let mut cut = max;
+        while !whole.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}… ({} bytes more)", &whole[..cut], whole.len() - cut)
+    }
+
     /// The labels of the secrets that appear in `text`, in any form.
     pub fn found_in(&self, text: &str) -> Vec<String> {
         let mut found: Vec<String> = self

@@ -61,18 +61,9 @@ pub struct Came {
     pub body_bytes: usize,
 }
 
-/// The first [`EXCERPT_BYTES`] of a body, redacted *before* it is cut: a key that straddles
-/// the cut would otherwise leave its first part behind, matching no secret.
+/// The first [`EXCERPT_BYTES`] of a body, redacted before the cut.
 fn excerpt(bytes: &[u8], secrets: &Secrets) -> String {
-    let whole = secrets.redact(&String::from_utf8_lossy(bytes));
-    if whole.len() <= EXCERPT_BYTES {
-        return whole;
-    }
-    let mut cut = EXCERPT_BYTES;
-    while !whole.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes more)", &whole[..cut], whole.len() - cut)
+    secrets.excerpt(bytes, EXCERPT_BYTES)
 }
 
 impl Evidence {

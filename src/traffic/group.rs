@@ -415,15 +415,7 @@ pub(super) fn masked(headers: &[(String, String)], secrets: &Secrets) -> Vec<(St
 
 /// A body's first bytes, redacted before the cut.
 fn excerpt(body: &Bytes, secrets: &Secrets) -> String {
-    let whole = secrets.redact(&String::from_utf8_lossy(body));
-    if whole.len() <= EXCERPT {
-        return whole;
-    }
-    let mut cut = EXCERPT;
-    while !whole.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes more)", &whole[..cut], whole.len() - cut)
+    secrets.excerpt(body, EXCERPT)
 }
 
 fn shown(ex: &Exchange, secrets: &Secrets) -> Shown {

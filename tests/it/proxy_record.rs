@@ -235,6 +235,11 @@ async fn client_traffic(proxy: SocketAddr) {
             .json(&body)
             .send()
     };
+    // A GET through the proxy, its body read to the end.
+    let get = |path: String, key: &str| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(key);
+        async move { request.send().await.unwrap().bytes().await.unwrap() }
+    };
     let r = post(
         "/v2/images/generations",
         &keys.valid,
@@ -252,21 +257,9 @@ async fn client_traffic(proxy: SocketAddr) {
     .unwrap();
     r.bytes().await.unwrap();
     for key in [&keys.valid, &keys.revoked] {
-        let r = client
-            .get(format!("{base}/v2/models"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
-        r.bytes().await.unwrap();
+        get("/v2/models".into(), key).await;
     }
-    let r = client
-        .get(format!("{base}/v2/nope"))
-        .bearer_auth(&keys.valid)
-        .send()
-        .await
-        .unwrap();
-    r.bytes().await.unwrap();
+    get("/v2/nope".into(), &keys.valid).await;
     let submitted: serde_json::Value = post(
         "/v2/videos/generations",
         &keys.valid,
@@ -279,13 +272,7 @@ async fn client_traffic(proxy: SocketAddr) {
     .unwrap();
     let id = submitted["id"].as_str().expect("a video id").to_string();
     for _ in 0..3 {
-        let r = client
-            .get(format!("{base}/v2/videos/generations/{id}"))
-            .bearer_auth(&keys.valid)
-            .send()
-            .await
-            .unwrap();
-        r.bytes().await.unwrap();
+        get(format!("/v2/videos/generations/{id}"), &keys.valid).await;
     }
 }
 
